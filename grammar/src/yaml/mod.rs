@@ -7,7 +7,10 @@ use crate::source::SourceId;
 /// Parses a YAML rule file (one rule, a sequence of rules, or several documents).
 pub fn parse(text: &str, source: SourceId) -> (Vec<Rule>, Vec<Diagnostic>) {
     let _ = (text, source);
-    (Vec::new(), vec![Diagnostic::error(crate::diagnostic::codes::UNSUPPORTED, "YAML is not built yet")])
+    (
+        Vec::new(),
+        vec![Diagnostic::error(crate::diagnostic::codes::UNSUPPORTED, "YAML is not built yet")],
+    )
 }
 
 /// Prints a rule as YAML that [`parse`] reads back to an equal AST.
