@@ -19,22 +19,22 @@ pub type NodeId = u32;
 pub type EventRef = u32;
 
 #[derive(Debug, Clone)]
-struct Node {
-    stage: StageId,
-    event: EventRef,
-    parent: Option<NodeId>,
-    refs: u32,
+pub(super) struct Node {
+    pub(super) stage: StageId,
+    pub(super) event: EventRef,
+    pub(super) parent: Option<NodeId>,
+    pub(super) refs: u32,
 }
 
 #[derive(Debug, Clone)]
-struct EventSlot {
-    event: Event,
-    refs: u32,
+pub(super) struct EventSlot {
+    pub(super) event: Event,
+    pub(super) refs: u32,
 }
 
 /// A vector with a free list: stable indexes, reused slots.
 #[derive(Debug, Clone)]
-struct Slab<T> {
+pub(super) struct Slab<T> {
     slots: Vec<Option<T>>,
     free: Vec<u32>,
 }
@@ -46,7 +46,7 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
-    fn insert(&mut self, value: T) -> u32 {
+    pub(super) fn insert(&mut self, value: T) -> u32 {
         match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(value);
@@ -59,11 +59,11 @@ impl<T> Slab<T> {
         }
     }
 
-    fn get(&self, i: u32) -> &T {
+    pub(super) fn get(&self, i: u32) -> &T {
         self.slots[i as usize].as_ref().expect("a live slab entry")
     }
 
-    fn get_mut(&mut self, i: u32) -> &mut T {
+    pub(super) fn get_mut(&mut self, i: u32) -> &mut T {
         self.slots[i as usize].as_mut().expect("a live slab entry")
     }
 
@@ -77,17 +77,17 @@ impl<T> Slab<T> {
         self.slots.len() - self.free.len()
     }
 
-    fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|v| (i as u32, v)))
     }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct SharedBuffer {
-    nodes: Slab<Node>,
-    events: Slab<EventSlot>,
+    pub(super) nodes: Slab<Node>,
+    pub(super) events: Slab<EventSlot>,
     /// Event sequence number -> slot, so an event taken by several partial matches is stored once.
-    by_seq: FxHashMap<u64, EventRef>,
+    pub(super) by_seq: FxHashMap<u64, EventRef>,
 }
 
 impl SharedBuffer {

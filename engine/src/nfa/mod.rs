@@ -5,6 +5,7 @@
 //! step needs is passed in, so a step is a function of (program, state, event or time).
 
 pub mod buffer;
+mod codec;
 pub mod eval;
 pub mod program;
 pub mod run;

@@ -74,10 +74,10 @@ pub type Trace<'a> = Option<&'a mut Vec<String>>;
 /// The NFA state of one key.
 #[derive(Debug, Clone)]
 pub struct KeyNfa {
-    runs: Vec<Run>,
+    pub(super) runs: Vec<Run>,
     /// Matches held back by the skip strategy until no earlier run is open.
-    completed: Vec<Run>,
-    buffer: SharedBuffer,
+    pub(super) completed: Vec<Run>,
+    pub(super) buffer: SharedBuffer,
 }
 
 impl KeyNfa {

@@ -4,6 +4,7 @@
 //! in the daemon), decodes each once for all rules, and offers it to every rule's
 //! [`Partition`], which orders events per key behind its watermark and steps the NFAs.
 
+mod checkpoint;
 mod partition;
 
 use std::sync::Arc;
@@ -124,6 +125,49 @@ impl Pipeline {
             partition.offer(key, event, &mut out);
             result.emitted.extend(out.drain(..).map(|e| (i, e)));
         }
+    }
+
+    /// Checkpoints every rule's partition (rule ids are the rules' positions in the set).
+    pub fn checkpoint(
+        &self,
+        store: &dyn cepheus_state::StateStore,
+        partition: u32,
+    ) -> Result<(), cepheus_state::StateError> {
+        for (i, p) in self.partitions.iter().enumerate() {
+            p.checkpoint(
+                store,
+                cepheus_state::keys::RuleId(i as u32),
+                cepheus_state::keys::PartitionId(partition),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A pipeline restored from the checkpoint of `partition`.
+    pub fn restore(
+        rules: Arc<RuleSet>,
+        store: &dyn cepheus_state::StateView,
+        partition: u32,
+        timeouts: bool,
+        limits: Limits,
+    ) -> Result<Pipeline, cepheus_state::StateError> {
+        let partitions = rules
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Partition::restore(
+                    Arc::new(r.clone()),
+                    &rules.fields,
+                    store,
+                    cepheus_state::keys::RuleId(i as u32),
+                    cepheus_state::keys::PartitionId(partition),
+                    timeouts || r.on_timeout.is_some(),
+                    limits,
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Pipeline { rules, partitions })
     }
 
     /// End of input: every rule's watermark becomes +infinity.

@@ -256,6 +256,34 @@ impl Partition {
         }
     }
 
+    /// Events waiting for the watermark, with their keys, in processing order.
+    pub fn buffered(&self) -> impl Iterator<Item = (&Arc<str>, &Event)> {
+        self.ready.values().map(|(k, e)| (k, e))
+    }
+
+    /// (watermark, largest event time seen, counters).
+    pub fn clock(&self) -> (i64, i64, Counters) {
+        (self.watermark, self.max_ts, self.counters)
+    }
+
+    pub(super) fn set_clock(&mut self, watermark: i64, max_ts: i64, counters: Counters) {
+        self.watermark = watermark;
+        self.max_ts = max_ts;
+        self.counters = counters;
+    }
+
+    pub(super) fn insert_key(&mut self, key: Arc<str>, nfa: KeyNfa) {
+        let timer = nfa.next_deadline(&self.rule.program);
+        if let Some(t) = timer {
+            self.timers.insert((t, key.clone()));
+        }
+        self.keys.insert(key, KeyState { nfa, timer });
+    }
+
+    pub(super) fn insert_buffered(&mut self, key: Arc<str>, event: Event) {
+        self.ready.insert((event.ts, event.seq), (key, event));
+    }
+
     /// Every key's NFA, for invariant checks in tests.
     pub fn nfas(&self) -> impl Iterator<Item = (&Arc<str>, &KeyNfa)> {
         self.keys.iter().map(|(k, s)| (k, &s.nfa))
