@@ -269,3 +269,19 @@ fn a_closed_stdout_is_not_a_failure() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+#[test]
+fn warnings_are_printed_and_counted_but_do_not_fail() {
+    let dir = temp_dir("warning");
+    let file = dir.join("typo.yaml");
+    let text = HRV_DROP_YAML.replace(
+        "mean < baseline.metadata.statistical_summary.mean",
+        "mean < baselin.metadata.statistical_summary.mean",
+    );
+    std::fs::write(&file, text).expect("write");
+    let out = cepheus(&["check", file.to_str().expect("UTF-8")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("warning[E0230]"), "{err}");
+    assert!(err.ends_with("1 rules checked, 0 errors, 1 warnings\n"), "{err}");
+}

@@ -124,6 +124,9 @@ pub mod codes {
     pub const SKIP_TO_EVENTLESS: Code = Code("E0228");
     /// An expression refers to a group or an absent stage, which hold no events.
     pub const REF_TO_EVENTLESS: Code = Code("E0229");
+    /// Warning: a field path whose first segment is one typo away from a stage name (it reads
+    /// a field of the current event, which is probably not what was meant).
+    pub const LIKELY_MISSPELT_STAGE: Code = Code("E0230");
     /// Anything else the checker refuses, with its reason in the message.
     pub const UNSUPPORTED: Code = Code("E0299");
 }

@@ -105,7 +105,11 @@ impl Checker<'_, '_> {
 
     /// A path is a field of the current event unless its head names a stage.
     fn path(&mut self, p: &Path) {
-        let Some((info, element)) = p.head().and_then(|h| self.stages.find(h)) else { return };
+        let Some(head) = p.head() else { return };
+        let Some((info, element)) = self.stages.find(head) else {
+            self.misspelt_stage(p, head);
+            return;
+        };
         if !self.visible(info, element, p.span, Use::Bare) {
             return;
         }
@@ -126,6 +130,33 @@ impl Checker<'_, '_> {
                 )),
             );
         }
+    }
+
+    /// `baselin.metadata.value` reads a field `baselin` of the current event, which is legal
+    /// but almost always a typo for the stage `baseline`: warn.
+    fn misspelt_stage(&mut self, p: &Path, head: &str) {
+        if p.segments.len() < 2 || head.len() < 3 || matches!(self.scope, Scope::Filter) {
+            return;
+        }
+        let typo = |stage: &&str| {
+            let allowed = if stage.len() <= 5 { 1 } else { 2 };
+            strsim::damerau_levenshtein(head, stage) <= allowed
+        };
+        let Some(stage) = self.stages.referable_names().find(typo) else { return };
+        let element = self.stages.find(stage).map(|(_, e)| e.name().span);
+        let mut d = Diagnostic::warning(
+            codes::LIKELY_MISSPELT_STAGE,
+            format!("`{p}` reads the field `{head}` of the current event, not the stage `{stage}`"),
+        )
+        .at(p.span, format!("did you mean the stage `{stage}`?"))
+        .with_help(format!(
+            "to read the stage, write `{stage}{}`; to read a field named `{head}`, ignore this",
+            p.to_string().strip_prefix(head).unwrap_or_default()
+        ));
+        if let Some(span) = element {
+            d = d.with_label(span, format!("`{stage}` is defined here"));
+        }
+        self.out.push(d);
     }
 
     fn call(&mut self, name: &Name, args: &[Expr], span: Span) {

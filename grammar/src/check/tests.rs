@@ -711,3 +711,16 @@ fn every_problem_is_reported_sorted_by_position() {
     // `greedy` has no span of its own, so it points at the name, written before the contiguity.
     assert_eq!(codes_of(&ds), vec!["E0207", "E0203", "E0208", "E0206", "E0209"], "{ds:#?}");
 }
+
+#[test]
+fn a_path_one_typo_from_a_stage_is_a_warning() {
+    let r = rule("r", vec![stage("baseline"), stage("drop").where_("x < baselin.metadata.value")]);
+    let d = one(&r, codes::LIKELY_MISSPELT_STAGE);
+    assert!(!d.is_error());
+    assert_at(&d, sub_span(condition(&r, "drop"), "baselin.metadata.value"));
+    // Field names that merely resemble a stage, or plain one-segment fields, are left alone.
+    assert_clean(&[rule(
+        "r",
+        vec![stage("face"), stage("b").where_("face_id.x == 1 && fac == 2")],
+    )]);
+}
