@@ -1,1 +1,18 @@
+//! Cepheus engine: checked rules -> NFA programs -> keyed runs over event streams -> triggers.
+//!
+//! ```text
+//! cepheus_grammar::ast::Rule --compile--> nfa::Program (+ field table, emit templates)
+//! record --event--> Event (fields the rules read) --runtime::Partition--> per-key nfa::KeyNfa
+//!        --> matches / timeouts --output--> trigger events
+//! ```
+//!
+//! Main types, in pipeline order: [`compile::RuleSet`], [`nfa::Program`], [`event::Event`],
+//! [`runtime::Pipeline`] and [`runtime::Partition`], [`nfa::KeyNfa`], and [`output::trigger`].
+//! [`replay::replay`] drives the whole path over a JSON-lines input.
 
+pub mod compile;
+pub mod event;
+pub mod nfa;
+pub mod output;
+pub mod replay;
+pub mod runtime;

@@ -239,7 +239,8 @@ impl Diagnostic {
 /// Renders diagnostics one after another, rustc-like and uncoloured.
 pub fn render_all(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
     let mut files = SimpleFiles::new();
-    let ids: Vec<usize> = sources.files().map(|(_, f)| files.add(f.name.clone(), f.text.as_str())).collect();
+    let ids: Vec<usize> =
+        sources.files().map(|(_, f)| files.add(f.name.clone(), f.text.as_str())).collect();
     let config = term::Config::default();
     let mut out = String::new();
     for d in diagnostics {
@@ -276,7 +277,10 @@ pub fn render_all(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
 }
 
 /// "did you mean" for a misspelt name among `candidates`.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

@@ -77,7 +77,9 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
         let files = match rule_files(path) {
             Ok(files) => files,
             Err(e) => {
-                loaded.diagnostics.push(Diagnostic::error(codes::IO, format!("{}: {e}", path.display())));
+                loaded
+                    .diagnostics
+                    .push(Diagnostic::error(codes::IO, format!("{}: {e}", path.display())));
                 continue;
             }
         };
@@ -85,7 +87,9 @@ pub fn load(paths: &[PathBuf]) -> Loaded {
             let name = file.display().to_string();
             match std::fs::read_to_string(&file) {
                 Ok(text) => add_text(&mut loaded, &name, text),
-                Err(e) => loaded.diagnostics.push(Diagnostic::error(codes::IO, format!("{name}: {e}"))),
+                Err(e) => {
+                    loaded.diagnostics.push(Diagnostic::error(codes::IO, format!("{name}: {e}")))
+                }
             }
         }
     }

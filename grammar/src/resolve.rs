@@ -59,7 +59,11 @@ impl Function {
     pub const fn arity(self) -> usize {
         match self {
             Function::Contains | Function::StartsWith | Function::EndsWith => 2,
-            Function::Lower | Function::Upper | Function::Len | Function::Abs | Function::Exists => 1,
+            Function::Lower
+            | Function::Upper
+            | Function::Len
+            | Function::Abs
+            | Function::Exists => 1,
         }
     }
 }
@@ -127,7 +131,12 @@ pub struct StageInfo<'a> {
 
 /// The stages and groups of a rule in pattern order.
 pub fn stages(rule: &Rule) -> Vec<StageInfo<'_>> {
-    fn walk<'a>(elements: &'a [Element], depth: usize, single_ctx: bool, out: &mut Vec<StageInfo<'a>>) {
+    fn walk<'a>(
+        elements: &'a [Element],
+        depth: usize,
+        single_ctx: bool,
+        out: &mut Vec<StageInfo<'a>>,
+    ) {
         for el in elements {
             let single = single_ctx && el.quantifier().is_single();
             match el {

@@ -287,7 +287,8 @@ impl fmt::Display for Expr {
                 f.write_str(text)?;
                 // The parser folds `-` written straight before a number into a negative
                 // literal, so a negated number literal keeps its parentheses: `-(1)`.
-                let number = matches!(expr.kind, ExprKind::Literal(Literal::Int(_) | Literal::Float(_)));
+                let number =
+                    matches!(expr.kind, ExprKind::Literal(Literal::Int(_) | Literal::Float(_)));
                 write_operand(f, expr, expr.precedence() <= own || (*op == UnaryOp::Neg && number))
             }
             ExprKind::Binary { op, lhs, rhs } => {

@@ -13,8 +13,14 @@ pub struct CepParser;
 pub fn friendly_rule_name(rule: Rule) -> &'static str {
     match rule {
         Rule::EOI => "end of input",
-        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr
-        | Rule::sum_expr | Rule::product | Rule::unary => "an expression",
+        Rule::expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::cmp_expr
+        | Rule::sum_expr
+        | Rule::product
+        | Rule::unary => "an expression",
         Rule::or_op => "`||` or `or`",
         Rule::and_op => "`&&` or `and`",
         Rule::not_op => "`!` or `not`",
@@ -48,7 +54,6 @@ pub fn friendly_rule_name(rule: Rule) -> &'static str {
 
 /// Names of the DSL's own rules (cepheus.pest).
 fn dsl_rule_name(rule: Rule) -> &'static str {
-    match rule {
-        _ => "a rule",
-    }
+    let _ = rule;
+    "a rule"
 }

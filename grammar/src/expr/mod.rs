@@ -9,7 +9,9 @@ use pest::Parser as _;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
-use crate::ast::{BinaryOp, Expr, ExprKind, Literal, Name, Path, Segment, Template, TemplatePart, UnaryOp};
+use crate::ast::{
+    BinaryOp, Expr, ExprKind, Literal, Name, Path, Segment, Template, TemplatePart, UnaryOp,
+};
 use crate::diagnostic::{Code, Diagnostic, codes};
 use crate::dsl::parser::{CepParser, Rule, friendly_rule_name};
 use crate::source::{SourceId, Span};
@@ -138,7 +140,8 @@ pub fn pest_error(err: pest::error::Error<Rule>, code: Code, what: &str, ctx: Ct
     };
     let label = if expected.is_empty() { "here".to_string() } else { expected.clone() };
     let span = Span::new(ctx.source, ctx.base + start as u32, ctx.base + end.max(start) as u32);
-    let message = if expected.is_empty() { what.to_string() } else { format!("{what}: {expected}") };
+    let message =
+        if expected.is_empty() { what.to_string() } else { format!("{what}: {expected}") };
     Diagnostic::error(code, message).at(span, label)
 }
 
@@ -154,7 +157,10 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
                 let rhs = lower_expr(inner.next().expect("an operand after each operator"), ctx)?;
                 let op = binary_op(&op);
                 let span = acc.span.to(rhs.span);
-                acc = Expr::new(ExprKind::Binary { op, lhs: Box::new(acc), rhs: Box::new(rhs) }, span);
+                acc = Expr::new(
+                    ExprKind::Binary { op, lhs: Box::new(acc), rhs: Box::new(rhs) },
+                    span,
+                );
             }
             Ok(acc)
         }
@@ -187,8 +193,12 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
             };
             Ok(Expr::new(ExprKind::Literal(literal), span))
         }
-        Rule::integer => Ok(Expr::new(ExprKind::Literal(Literal::Int(parse_int(pair.as_str(), span)?)), span)),
-        Rule::float => Ok(Expr::new(ExprKind::Literal(Literal::Float(parse_float(pair.as_str()))), span)),
+        Rule::integer => {
+            Ok(Expr::new(ExprKind::Literal(Literal::Int(parse_int(pair.as_str(), span)?)), span))
+        }
+        Rule::float => {
+            Ok(Expr::new(ExprKind::Literal(Literal::Float(parse_float(pair.as_str()))), span))
+        }
         Rule::string => Ok(Expr::new(ExprKind::Literal(Literal::String(lower_string(pair))), span)),
         Rule::kw_true => Ok(Expr::new(ExprKind::Literal(Literal::Bool(true)), span)),
         Rule::kw_false => Ok(Expr::new(ExprKind::Literal(Literal::Bool(false)), span)),
@@ -205,7 +215,9 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
             Ok(Expr::new(ExprKind::Call { name, args }, span))
         }
         Rule::path => Ok(Expr::new(ExprKind::Path(lower_path(pair, ctx)?), span)),
-        r => unreachable!("lower_expr reached a {r:?} pair, which the grammar never nests in an expr"),
+        r => unreachable!(
+            "lower_expr reached a {r:?} pair, which the grammar never nests in an expr"
+        ),
     }
 }
 

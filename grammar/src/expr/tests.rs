@@ -8,10 +8,14 @@ fn ctx() -> Ctx {
 /// Fully parenthesised form, to see the tree's shape.
 fn shape(e: &Expr) -> String {
     match &e.kind {
-        ExprKind::Binary { op, lhs, rhs } => format!("({} {} {})", shape(lhs), op.symbol(), shape(rhs)),
+        ExprKind::Binary { op, lhs, rhs } => {
+            format!("({} {} {})", shape(lhs), op.symbol(), shape(rhs))
+        }
         ExprKind::Unary { op: UnaryOp::Not, expr } => format!("(!{})", shape(expr)),
         ExprKind::Unary { op: UnaryOp::Neg, expr } => format!("(-{})", shape(expr)),
-        ExprKind::List(items) => format!("[{}]", items.iter().map(shape).collect::<Vec<_>>().join(", ")),
+        ExprKind::List(items) => {
+            format!("[{}]", items.iter().map(shape).collect::<Vec<_>>().join(", "))
+        }
         ExprKind::Call { name, args } => {
             format!("{}({})", name.text, args.iter().map(shape).collect::<Vec<_>>().join(", "))
         }
@@ -158,8 +162,9 @@ fn deep_nesting_is_refused_not_overflowed() {
 
 #[test]
 fn templates_split_text_and_holes() {
-    let t = parse_template("HRV {{ last(drop.metadata.value) }} vs {{baseline.metadata.value}}", ctx())
-        .unwrap();
+    let t =
+        parse_template("HRV {{ last(drop.metadata.value) }} vs {{baseline.metadata.value}}", ctx())
+            .unwrap();
     assert_eq!(t.parts.len(), 4);
     assert!(matches!(&t.parts[0], TemplatePart::Text(s) if s == "HRV "));
     assert!(matches!(&t.parts[1], TemplatePart::Expr(_)));

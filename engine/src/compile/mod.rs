@@ -1,0 +1,214 @@
+//! Checked AST -> NFA programs.
+//!
+//! [`compile`] turns a checked rule set into a [`RuleSet`]: one [`CompiledRule`] per rule
+//! (its NFA [`Program`], key/time/filter extraction, emit templates) and one [`FieldTable`]
+//! shared by all rules, so a record is decoded once for every rule that reads it.
+
+pub mod explain;
+mod expr;
+mod nfa;
+
+use std::collections::HashMap;
+
+use cepheus_grammar::ast::{Rule, Skip};
+use cepheus_grammar::resolve;
+
+use crate::event::{FieldId, FieldTable};
+use crate::nfa::program::{CExpr, ExprId, Program, SkipStrategy, StageId, StageMeta};
+
+pub use expr::{CPart, CTemplate, CValue};
+
+/// A rule that cannot be compiled. The checker refuses such rules first, so this means a rule
+/// that was not checked, or a bug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CompileError {
+    pub message: String,
+}
+
+impl CompileError {
+    fn new(message: impl Into<String>) -> CompileError {
+        CompileError { message: message.into() }
+    }
+}
+
+/// Compiled rules and the field table they share.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<CompiledRule>,
+    pub fields: FieldTable,
+}
+
+/// What to emit, compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledEmit {
+    pub topic: Option<String>,
+    pub fields: Vec<(String, CValue)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub name: String,
+    pub ast: Rule,
+    pub program: Program,
+    pub topics: Vec<String>,
+    pub key: Option<FieldId>,
+    pub time: Option<FieldId>,
+    pub filter: Option<CExpr>,
+    /// Milliseconds behind the largest event time seen that the watermark stays.
+    pub out_of_orderness: i64,
+    pub emit: Option<CompiledEmit>,
+    pub on_timeout: Option<CompiledEmit>,
+}
+
+impl CompiledRule {
+    pub fn key_path(&self, fields: &FieldTable) -> Option<String> {
+        self.key.map(|k| crate::event::path_text(fields.path(k)))
+    }
+
+    pub fn time_path(&self, fields: &FieldTable) -> Option<String> {
+        self.time.map(|t| crate::event::path_text(fields.path(t)))
+    }
+}
+
+/// Compiles checked rules. Errors name the rule.
+pub fn compile(rules: &[Rule]) -> Result<RuleSet, Vec<CompileError>> {
+    let mut fields = FieldTable::new();
+    let mut compiled = Vec::new();
+    let mut errors = Vec::new();
+    for rule in rules {
+        match compile_rule(rule, &mut fields) {
+            Ok(r) => compiled.push(r),
+            Err(e) => {
+                errors.push(CompileError::new(format!("rule `{}`: {}", rule.name.text, e.message)))
+            }
+        }
+    }
+    if errors.is_empty() { Ok(RuleSet { rules: compiled, fields }) } else { Err(errors) }
+}
+
+fn compile_rule(rule: &Rule, fields: &mut FieldTable) -> Result<CompiledRule, CompileError> {
+    if rule.pattern.is_empty() {
+        return Err(CompileError::new("empty pattern"));
+    }
+    let infos = resolve::stages(rule);
+    let stage_ids: HashMap<&str, StageId> =
+        infos.iter().map(|s| (s.name, s.order as StageId)).collect();
+    let stages = stage_metas(rule, &infos);
+
+    let mut exprs: Vec<CExpr> = Vec::new();
+    let mut expr_text: Vec<String> = Vec::new();
+    let mut first_error: Option<CompileError> = None;
+    let (states, conds, start) = {
+        let mut ec = expr::ExprCompiler { fields: &mut *fields, stage_ids: &stage_ids };
+        let mut compile_expr = |e: &cepheus_grammar::ast::Expr, _stage: StageId| -> ExprId {
+            let c = ec.expr(e).unwrap_or_else(|err| {
+                first_error.get_or_insert(err);
+                CExpr::Const(crate::event::Val::Bool(false))
+            });
+            exprs.push(c);
+            expr_text.push(e.to_string());
+            ExprId::try_from(exprs.len() - 1).expect("fewer than 2^32 expressions")
+        };
+        let within = rule.within.is_some();
+        nfa::NfaBuilder::new(&rule.pattern, &stage_ids, within, &mut compile_expr).build()
+    };
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+
+    let skip = match &rule.skip {
+        Skip::NoSkip => SkipStrategy::NoSkip,
+        Skip::ToNext => SkipStrategy::ToNext,
+        Skip::PastLastEvent => SkipStrategy::PastLastEvent,
+        Skip::ToFirst(n) | Skip::ToLast(n) => {
+            let id = *stage_ids.get(n.text.as_str()).ok_or_else(|| {
+                CompileError::new(format!("skip names unknown stage `{}`", n.text))
+            })?;
+            if matches!(rule.skip, Skip::ToFirst(_)) {
+                SkipStrategy::ToFirst(id)
+            } else {
+                SkipStrategy::ToLast(id)
+            }
+        }
+    };
+    let expr_local = exprs.iter().map(CExpr::is_event_local).collect();
+    let program = Program {
+        states,
+        start,
+        conds,
+        exprs,
+        expr_text,
+        expr_local,
+        stages,
+        within: rule.within.map(|d| d.millis as i64),
+        skip,
+    };
+
+    let mut ec = expr::ExprCompiler { fields, stage_ids: &stage_ids };
+    let key = rule.source.key.as_ref().map(|p| ec.field(&p.segments));
+    let time = rule.source.time.as_ref().map(|p| ec.field(&p.segments));
+    let filter = rule.source.filter.as_ref().map(|f| ec.expr(f)).transpose()?;
+    let mut emit_of =
+        |emit: &Option<cepheus_grammar::ast::Emit>| -> Result<Option<CompiledEmit>, CompileError> {
+            emit.as_ref()
+                .map(|e| {
+                    Ok(CompiledEmit {
+                        topic: e.topic.as_ref().map(|t| t.text.clone()),
+                        fields: e
+                            .fields
+                            .iter()
+                            .map(|(k, v)| Ok((k.text.clone(), ec.value(v)?)))
+                            .collect::<Result<_, CompileError>>()?,
+                    })
+                })
+                .transpose()
+        };
+    let emit = emit_of(&rule.emit)?;
+    let on_timeout = emit_of(&rule.on_timeout)?;
+    Ok(CompiledRule {
+        name: rule.name.text.clone(),
+        ast: rule.clone(),
+        program,
+        topics: rule.source.topics.iter().map(|t| t.text.clone()).collect(),
+        key,
+        time,
+        filter,
+        out_of_orderness: rule.source.max_out_of_orderness.map_or(0, |d| d.millis as i64),
+        emit,
+        on_timeout,
+    })
+}
+
+fn stage_metas(rule: &Rule, infos: &[resolve::StageInfo<'_>]) -> Vec<StageMeta> {
+    let mut contiguity = HashMap::new();
+    fn walk<'r>(
+        els: &'r [cepheus_grammar::ast::Element],
+        out: &mut HashMap<&'r str, Option<cepheus_grammar::ast::Contiguity>>,
+    ) {
+        for el in els {
+            out.insert(el.name().text.as_str(), el.contiguity());
+            if let cepheus_grammar::ast::Element::Group(g) = el {
+                walk(&g.pattern, out);
+            }
+        }
+    }
+    walk(&rule.pattern, &mut contiguity);
+    infos
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let end = infos[i + 1..]
+                .iter()
+                .position(|o| o.depth <= s.depth)
+                .map_or(infos.len(), |p| i + 1 + p);
+            StageMeta {
+                name: s.name.to_string(),
+                is_group: s.is_group,
+                end: end as StageId,
+                absent: s.absent,
+                contiguity: contiguity.get(s.name).copied().flatten(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,237 @@
+//! The shared buffer of one key: events stored once, partial matches as shared paths.
+//!
+//! Every partial match is a path of nodes from its newest event back to its first: a node is
+//! (stage, event, parent). Partial matches that share a prefix share its nodes, so extending a
+//! match costs one node whatever its length, and an event taken by many partial matches is
+//! stored once. Nodes and events are reference counted: a node is held by the runs pointing at
+//! it and by its children; an event by its nodes. When the last holder lets go, it is freed.
+//!
+//! Unlike Flink's SharedBuffer, nodes are never merged across branches, so a path is followed
+//! by parent pointers alone, with no Dewey version numbers.
+
+use rustc_hash::FxHashMap;
+
+use crate::event::Event;
+
+use super::program::StageId;
+
+pub type NodeId = u32;
+pub type EventRef = u32;
+
+#[derive(Debug, Clone)]
+struct Node {
+    stage: StageId,
+    event: EventRef,
+    parent: Option<NodeId>,
+    refs: u32,
+}
+
+#[derive(Debug, Clone)]
+struct EventSlot {
+    event: Event,
+    refs: u32,
+}
+
+/// A vector with a free list: stable indexes, reused slots.
+#[derive(Debug, Clone)]
+struct Slab<T> {
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab { slots: Vec::new(), free: Vec::new() }
+    }
+}
+
+impl<T> Slab<T> {
+    fn insert(&mut self, value: T) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(value);
+                i
+            }
+            None => {
+                self.slots.push(Some(value));
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 live entries per key")
+            }
+        }
+    }
+
+    fn get(&self, i: u32) -> &T {
+        self.slots[i as usize].as_ref().expect("a live slab entry")
+    }
+
+    fn get_mut(&mut self, i: u32) -> &mut T {
+        self.slots[i as usize].as_mut().expect("a live slab entry")
+    }
+
+    fn remove(&mut self, i: u32) -> T {
+        let v = self.slots[i as usize].take().expect("a live slab entry");
+        self.free.push(i);
+        v
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|v| (i as u32, v)))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SharedBuffer {
+    nodes: Slab<Node>,
+    events: Slab<EventSlot>,
+    /// Event sequence number -> slot, so an event taken by several partial matches is stored once.
+    by_seq: FxHashMap<u64, EventRef>,
+}
+
+impl SharedBuffer {
+    /// Number of live nodes and stored events (for limits and tests).
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.nodes.len(), self.events.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.len() == 0 && self.events.len() == 0
+    }
+
+    /// Adds a node for `event` taken by `stage` after `parent`; the new node is held once (by
+    /// the caller's run).
+    pub fn take(&mut self, stage: StageId, event: &Event, parent: Option<NodeId>) -> NodeId {
+        let event_ref = match self.by_seq.get(&event.seq) {
+            Some(&r) => {
+                self.events.get_mut(r).refs += 1;
+                r
+            }
+            None => {
+                let r = self.events.insert(EventSlot { event: event.clone(), refs: 1 });
+                self.by_seq.insert(event.seq, r);
+                r
+            }
+        };
+        if let Some(p) = parent {
+            self.nodes.get_mut(p).refs += 1;
+        }
+        self.nodes.insert(Node { stage, event: event_ref, parent, refs: 1 })
+    }
+
+    /// One more holder of `node`.
+    pub fn retain(&mut self, node: Option<NodeId>) {
+        if let Some(n) = node {
+            self.nodes.get_mut(n).refs += 1;
+        }
+    }
+
+    /// One holder fewer; frees the node (and its unheld ancestors and events) at zero.
+    pub fn release(&mut self, node: Option<NodeId>) {
+        let mut next = node;
+        while let Some(n) = next {
+            let entry = self.nodes.get_mut(n);
+            entry.refs -= 1;
+            if entry.refs > 0 {
+                return;
+            }
+            let removed = self.nodes.remove(n);
+            let slot = self.events.get_mut(removed.event);
+            slot.refs -= 1;
+            if slot.refs == 0 {
+                let seq = slot.event.seq;
+                self.events.remove(removed.event);
+                self.by_seq.remove(&seq);
+            }
+            next = removed.parent;
+        }
+    }
+
+    /// Visits the path ending at `node`, newest event first.
+    pub fn visit(&self, node: Option<NodeId>, mut f: impl FnMut(StageId, &Event)) {
+        let mut next = node;
+        while let Some(n) = next {
+            let entry = self.nodes.get(n);
+            f(entry.stage, &self.events.get(entry.event).event);
+            next = entry.parent;
+        }
+    }
+
+    /// The path ending at `node`, oldest event first.
+    pub fn path(&self, node: Option<NodeId>) -> Vec<(StageId, Event)> {
+        let mut out = Vec::new();
+        self.visit(node, |stage, e| out.push((stage, e.clone())));
+        out.reverse();
+        out
+    }
+
+    /// The first and last event (by position) of the path ending at `node`, as (ts, seq).
+    pub fn bounds(&self, node: Option<NodeId>) -> Option<((i64, u64), (i64, u64))> {
+        let mut first = None;
+        let mut last = None;
+        self.visit(node, |_, e| {
+            let id = (e.ts, e.seq);
+            if last.is_none() {
+                last = Some(id);
+            }
+            first = Some(id);
+        });
+        Some((first?, last?))
+    }
+
+    /// Checks the reference counts against the holders the caller knows of (`runs`): every
+    /// node's count equals its children plus the runs pointing at it. For tests.
+    pub fn check_refcounts(
+        &self,
+        runs: impl IntoIterator<Item = Option<NodeId>>,
+    ) -> Result<(), String> {
+        let mut expected: FxHashMap<NodeId, u32> = FxHashMap::default();
+        for r in runs.into_iter().flatten() {
+            *expected.entry(r).or_default() += 1;
+        }
+        for (_, node) in self.nodes.iter() {
+            if let Some(p) = node.parent {
+                *expected.entry(p).or_default() += 1;
+            }
+        }
+        for (id, node) in self.nodes.iter() {
+            let want = expected.get(&id).copied().unwrap_or(0);
+            if node.refs != want {
+                return Err(format!("node {id}: {} refs, {want} holders", node.refs));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn ev(seq: u64) -> Event {
+        Event { seq, ts: seq as i64, raw: Arc::from("{}"), fields: Arc::from(vec![]) }
+    }
+
+    #[test]
+    fn shared_prefixes_store_events_once_and_free_at_zero() {
+        let mut b = SharedBuffer::default();
+        let a = b.take(0, &ev(1), None);
+        // Two branches extend the same prefix with the same event.
+        let x = b.take(1, &ev(2), Some(a));
+        let y = b.take(2, &ev(2), Some(a));
+        b.release(Some(a)); // the run that held `a` moved on
+        assert_eq!(b.sizes(), (3, 2), "3 nodes, but event 2 is stored once");
+        b.check_refcounts([Some(x), Some(y)]).unwrap();
+        assert_eq!(
+            b.path(Some(y)).iter().map(|(s, e)| (*s, e.seq)).collect::<Vec<_>>(),
+            vec![(0, 1), (2, 2)]
+        );
+        b.release(Some(x));
+        assert_eq!(b.sizes(), (2, 2));
+        b.release(Some(y));
+        assert!(b.is_empty());
+    }
+}

@@ -1,0 +1,163 @@
+//! Running compiled rules over input: records -> events -> per-rule partitions.
+//!
+//! [`Pipeline`] takes raw records of one input partition (a file in replay, a Kafka partition
+//! in the daemon), decodes each once for all rules, and offers it to every rule's
+//! [`Partition`], which orders events per key behind its watermark and steps the NFAs.
+
+mod partition;
+
+use std::sync::Arc;
+
+use crate::compile::{CompiledRule, RuleSet};
+use crate::event::{Event, RecordError, Val, key_text, parse_time, path_text};
+use crate::nfa::eval::{PathRef, Scope, holds};
+
+pub use partition::{Counters, Emitted, Limits, Partition};
+
+/// The key of events of a rule without `source.key`.
+pub const GLOBAL_KEY: &str = "";
+
+/// A record one rule could not use, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub rule: Option<usize>,
+    pub error: RecordError,
+}
+
+/// All rules over one input partition.
+#[derive(Debug)]
+pub struct Pipeline {
+    rules: Arc<RuleSet>,
+    partitions: Vec<Partition>,
+}
+
+/// What one record produced: per rule, what its partition emitted; and rejections.
+#[derive(Debug, Default)]
+pub struct StepResult {
+    pub emitted: Vec<(usize, Emitted)>,
+    pub rejected: Vec<Rejected>,
+}
+
+impl Pipeline {
+    /// `timeouts`: report timed-out partial matches of every rule (otherwise only of rules with
+    /// `on_timeout`).
+    pub fn new(rules: Arc<RuleSet>, timeouts: bool, limits: Limits) -> Pipeline {
+        let partitions = rules
+            .rules
+            .iter()
+            .map(|r| {
+                Partition::new(Arc::new(r.clone()), timeouts || r.on_timeout.is_some(), limits)
+            })
+            .collect();
+        Pipeline { rules, partitions }
+    }
+
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    pub fn partitions(&self) -> &[Partition] {
+        &self.partitions
+    }
+
+    pub fn trace(&mut self, key: Option<&str>) {
+        for p in &mut self.partitions {
+            p.trace(key);
+        }
+    }
+
+    /// Offers one record (JSON text) at input position `seq` (increasing: a line number or a
+    /// Kafka offset); `record_time` is used by rules without `source.time`.
+    pub fn offer(&mut self, raw: &str, seq: u64, record_time: i64, result: &mut StepResult) {
+        let json: serde_json::Value = match serde_json::from_str(raw) {
+            Ok(v) => v,
+            Err(e) => {
+                result
+                    .rejected
+                    .push(Rejected { rule: None, error: RecordError::NotJson(e.to_string()) });
+                return;
+            }
+        };
+        if !json.is_object() {
+            result.rejected.push(Rejected { rule: None, error: RecordError::NotObject });
+            return;
+        }
+        let fields: Arc<[Val]> = self.rules.fields.project(&json).into();
+        let raw: Arc<str> = Arc::from(raw);
+        let mut out = Vec::new();
+        for (i, (rule, partition)) in self.rules.rules.iter().zip(&mut self.partitions).enumerate()
+        {
+            let mut event =
+                Event { seq, ts: record_time, raw: raw.clone(), fields: fields.clone() };
+            if let Some(filter) = &rule.filter {
+                let scope = Scope {
+                    program: &rule.program,
+                    event: Some(&event),
+                    path: PathRef::Slice(&[]),
+                };
+                if !holds(filter, scope) {
+                    continue;
+                }
+            }
+            let key = match extract_key(rule, &self.rules, &event) {
+                Ok(k) => k,
+                Err(error) => {
+                    result.rejected.push(Rejected { rule: Some(i), error });
+                    continue;
+                }
+            };
+            if let Some(t) = rule.time {
+                match parse_time(event.field(t)) {
+                    Ok(ts) => event.ts = ts,
+                    Err(reason) => {
+                        let field = path_text(self.rules.fields.path(t));
+                        let error = if event.field(t).is_missing() {
+                            RecordError::MissingTime(field)
+                        } else {
+                            RecordError::BadTime { field, reason }
+                        };
+                        result.rejected.push(Rejected { rule: Some(i), error });
+                        continue;
+                    }
+                }
+            }
+            partition.offer(key, event, &mut out);
+            result.emitted.extend(out.drain(..).map(|e| (i, e)));
+        }
+    }
+
+    /// End of input: every rule's watermark becomes +infinity.
+    pub fn flush(&mut self, result: &mut StepResult) {
+        let mut out = Vec::new();
+        for (i, p) in self.partitions.iter_mut().enumerate() {
+            p.flush(&mut out);
+            result.emitted.extend(out.drain(..).map(|e| (i, e)));
+        }
+    }
+
+    /// Moves every rule's watermark to at least `wm` (an idle input's clock).
+    pub fn advance_to(&mut self, wm: i64, result: &mut StepResult) {
+        let mut out = Vec::new();
+        for (i, p) in self.partitions.iter_mut().enumerate() {
+            p.advance_to(wm.saturating_sub(p.rule().out_of_orderness), &mut out);
+            result.emitted.extend(out.drain(..).map(|e| (i, e)));
+        }
+    }
+}
+
+fn extract_key(
+    rule: &CompiledRule,
+    rules: &RuleSet,
+    event: &Event,
+) -> Result<Arc<str>, RecordError> {
+    let Some(k) = rule.key else { return Ok(Arc::from(GLOBAL_KEY)) };
+    let v = event.field(k);
+    key_text(v).ok_or_else(|| {
+        let path = path_text(rules.fields.path(k));
+        if v.is_missing() || matches!(v, Val::Null) {
+            RecordError::MissingKey(path)
+        } else {
+            RecordError::BadKey(path)
+        }
+    })
+}

@@ -1,0 +1,263 @@
+//! One rule over one input partition: per-key NFAs in event-time order behind a watermark.
+//!
+//! Events are buffered until the partition's watermark (the largest event time seen minus the
+//! rule's out-of-orderness) reaches them, then fed to their key's NFA in (time, input position)
+//! order, so equal timestamps keep their input order. An event behind the watermark is late:
+//! it is reported, never fed out of order. Timers (`within`, `max_gap`, trailing absences)
+//! fire for every key when the watermark passes them; on a tie a timer fires before the events
+//! of that instant, which is what makes windows half-open.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::compile::CompiledRule;
+use crate::event::Event;
+use crate::nfa::{KeyNfa, Output, Scratch, StageId};
+
+/// What a partition produced.
+#[derive(Debug, Clone)]
+pub enum Emitted {
+    Match {
+        key: Arc<str>,
+        path: Vec<(StageId, Event)>,
+    },
+    Timeout {
+        key: Arc<str>,
+        path: Vec<(StageId, Event)>,
+        at: i64,
+    },
+    /// An event behind the watermark, not fed to the NFA.
+    Late {
+        key: Arc<str>,
+        event: Event,
+        watermark: i64,
+    },
+    /// A line of `--trace` output.
+    Trace(String),
+}
+
+#[derive(Debug)]
+struct KeyState {
+    nfa: KeyNfa,
+    timer: Option<i64>,
+}
+
+/// Limits that keep a partition's memory bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Events waiting for the watermark, across the partition's keys.
+    pub max_buffered_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_buffered_events: 1_000_000 }
+    }
+}
+
+/// Counters a partition keeps (reported by `replay` and the daemon's metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub events: u64,
+    pub late: u64,
+    pub matches: u64,
+    pub timeouts: u64,
+    /// Events fed early because the buffer limit was reached (out-of-order beyond the limit).
+    pub forced: u64,
+}
+
+#[derive(Debug)]
+pub struct Partition {
+    rule: Arc<CompiledRule>,
+    watermark: i64,
+    max_ts: i64,
+    keys: FxHashMap<Arc<str>, KeyState>,
+    /// Buffered events, by (time, input position).
+    ready: BTreeMap<(i64, u64), (Arc<str>, Event)>,
+    /// Key deadlines, by (time, key).
+    timers: BTreeSet<(i64, Arc<str>)>,
+    scratch: Scratch,
+    timeouts: bool,
+    trace_key: Option<Arc<str>>,
+    limits: Limits,
+    pub counters: Counters,
+}
+
+impl Partition {
+    /// `timeouts`: report timed-out partial matches (the rule has `on_timeout`, or `--timeouts`).
+    pub fn new(rule: Arc<CompiledRule>, timeouts: bool, limits: Limits) -> Partition {
+        Partition {
+            rule,
+            watermark: i64::MIN,
+            max_ts: i64::MIN,
+            keys: FxHashMap::default(),
+            ready: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            scratch: Scratch::default(),
+            timeouts,
+            trace_key: None,
+            limits,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Explains every NFA step of this key as [`Emitted::Trace`] lines.
+    pub fn trace(&mut self, key: Option<&str>) {
+        self.trace_key = key.map(Arc::from);
+    }
+
+    pub fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    pub fn rule(&self) -> &Arc<CompiledRule> {
+        &self.rule
+    }
+
+    /// Keys with state (open partial matches, held matches or timers).
+    pub fn live_keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Offers one event of `key`; processes whatever the new watermark releases.
+    pub fn offer(&mut self, key: Arc<str>, event: Event, out: &mut Vec<Emitted>) {
+        if event.ts < self.watermark {
+            self.counters.late += 1;
+            out.push(Emitted::Late { key, event, watermark: self.watermark });
+            return;
+        }
+        self.counters.events += 1;
+        self.max_ts = self.max_ts.max(event.ts);
+        self.ready.insert((event.ts, event.seq), (key, event));
+        let wm = self.max_ts.saturating_sub(self.rule.out_of_orderness).max(self.watermark);
+        self.advance_to(wm, out);
+        // Past the limit, feed the oldest buffered events even though the watermark has not
+        // reached them: memory stays bounded, and the count says how often order was forced.
+        while self.ready.len() > self.limits.max_buffered_events {
+            let (&(ts, _), _) = self.ready.first_key_value().expect("non-empty");
+            self.counters.forced += 1;
+            self.advance_to(ts, out);
+        }
+    }
+
+    /// Moves the watermark to `wm` (never backwards) and runs everything up to it.
+    pub fn advance_to(&mut self, wm: i64, out: &mut Vec<Emitted>) {
+        if wm > self.watermark {
+            self.watermark = wm;
+        }
+        let w = self.watermark;
+        loop {
+            let next_event = self.ready.first_key_value().map(|(&(t, _), _)| t).filter(|&t| t <= w);
+            let next_timer = self.timers.first().map(|(t, _)| *t).filter(|&t| t <= w);
+            match (next_event, next_timer) {
+                (_, Some(tt)) if next_event.is_none_or(|te| tt <= te) => {
+                    let (t, key) = self.timers.pop_first().expect("peeked");
+                    self.fire_timer(t, key, out);
+                }
+                (Some(_), _) => {
+                    let ((_, _), (key, event)) = self.ready.pop_first().expect("peeked");
+                    self.feed(key, event, out);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// End of input: the watermark becomes +infinity; every window closes.
+    pub fn flush(&mut self, out: &mut Vec<Emitted>) {
+        self.advance_to(i64::MAX, out);
+    }
+
+    fn feed(&mut self, key: Arc<str>, event: Event, out: &mut Vec<Emitted>) {
+        let rule = Arc::clone(&self.rule);
+        let program = &rule.program;
+        let tracing = self.trace_key.as_deref() == Some(&*key);
+        let mut lines = Vec::new();
+        if tracing {
+            lines.push(format!(
+                "event #{} at {} for key {key}: {}",
+                event.seq,
+                crate::event::format_rfc3339(event.ts),
+                event.raw
+            ));
+        }
+        let state = self
+            .keys
+            .entry(key.clone())
+            .or_insert_with(|| KeyState { nfa: KeyNfa::new(program), timer: None });
+        let mut outputs = Vec::new();
+        state.nfa.process(
+            program,
+            &event,
+            &mut self.scratch,
+            &mut outputs,
+            tracing.then_some(&mut lines),
+        );
+        self.finish_step(key, outputs, lines, out);
+    }
+
+    fn fire_timer(&mut self, t: i64, key: Arc<str>, out: &mut Vec<Emitted>) {
+        let rule = Arc::clone(&self.rule);
+        let tracing = self.trace_key.as_deref() == Some(&*key);
+        let mut lines = Vec::new();
+        if tracing {
+            lines.push(format!("time {} for key {key}", crate::event::format_rfc3339(t)));
+        }
+        let Some(state) = self.keys.get_mut(&key) else { return };
+        state.timer = None;
+        let mut outputs = Vec::new();
+        state.nfa.advance_time(
+            &rule.program,
+            t,
+            &mut outputs,
+            self.timeouts,
+            tracing.then_some(&mut lines),
+        );
+        self.finish_step(key, outputs, lines, out);
+    }
+
+    /// Reports a step's outputs, re-arms the key's timer and drops an idle key's state.
+    fn finish_step(
+        &mut self,
+        key: Arc<str>,
+        outputs: Vec<Output>,
+        lines: Vec<String>,
+        out: &mut Vec<Emitted>,
+    ) {
+        out.extend(lines.into_iter().map(Emitted::Trace));
+        for o in outputs {
+            match o {
+                Output::Match(path) => {
+                    self.counters.matches += 1;
+                    out.push(Emitted::Match { key: key.clone(), path });
+                }
+                Output::Timeout { path, at } => {
+                    self.counters.timeouts += 1;
+                    out.push(Emitted::Timeout { key: key.clone(), path, at });
+                }
+            }
+        }
+        let program = &self.rule.program;
+        let Some(state) = self.keys.get_mut(&key) else { return };
+        let deadline = state.nfa.next_deadline(program);
+        if deadline != state.timer {
+            if let Some(old) = state.timer {
+                self.timers.remove(&(old, key.clone()));
+            }
+            if let Some(new) = deadline {
+                self.timers.insert((new, key.clone()));
+            }
+            state.timer = deadline;
+        }
+        if state.nfa.is_idle() && state.timer.is_none() {
+            self.keys.remove(&key);
+        }
+    }
+
+    /// Every key's NFA, for invariant checks in tests.
+    pub fn nfas(&self) -> impl Iterator<Item = (&Arc<str>, &KeyNfa)> {
+        self.keys.iter().map(|(k, s)| (k, &s.nfa))
+    }
+}
