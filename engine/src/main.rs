@@ -1,1 +1,24 @@
-fn main() {}
+//! The `cepheus` command line: `check`, `convert` and `schema` (see [`cli::Command`]).
+//!
+//! Exit codes: 0 when everything is valid, 1 when rules are invalid, 2 for usage errors (clap's
+//! own) and for failures to run at all (an unwritable output, for example). A reader that
+//! closes stdout early (`cepheus schema | head -1`) is not a failure.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Usage errors print clap's message and exit with 2; `--help` and `--version` exit with 0.
+    let args = cli::Cli::parse();
+    match args.command.run() {
+        Ok(code) => code,
+        Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(cli::EXIT_TROUBLE)
+        }
+    }
+}

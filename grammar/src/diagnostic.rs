@@ -101,6 +101,32 @@ pub mod codes {
     pub const STAGE_REF_OUTSIDE_PATTERN: Code = Code("E0218");
     /// A pattern that can match without taking any event (all elements optional or absent).
     pub const PATTERN_MATCHES_NOTHING: Code = Code("E0219");
+    /// An absent stage at the end of a group: nothing inside the group follows it, so it would
+    /// constrain nothing (Flink drops it silently; Cepheus refuses it).
+    pub const ABSENT_ENDS_GROUP: Code = Code("E0220");
+    /// An absent stage with contiguity `any` (there is no "not followed by any").
+    pub const ABSENT_ANY_CONTIGUITY: Code = Code("E0221");
+    /// An optional element right before an absent stage (Flink: "an optional path to NOT
+    /// condition is not supported").
+    pub const OPTIONAL_BEFORE_ABSENT: Code = Code("E0222");
+    /// An optional element right after a greedy loop (Flink: "optional pattern cannot be
+    /// preceded by greedy pattern").
+    pub const OPTIONAL_AFTER_GREEDY: Code = Code("E0223");
+    /// `greedy` on a group (Flink: "option not applicable to group pattern").
+    pub const GREEDY_GROUP: Code = Code("E0224");
+    /// `greedy` together with `allow_combinations`.
+    pub const GREEDY_AND_COMBINATIONS: Code = Code("E0225");
+    /// `until` on a loop with an upper bound (Flink: only looping states, `N..`, take `until`).
+    pub const UNTIL_ON_BOUNDED_LOOP: Code = Code("E0226");
+    /// `max_gap` longer than the rule's `within`.
+    pub const MAX_GAP_OVER_WITHIN: Code = Code("E0227");
+    /// `skip: {to_first|to_last: S}` where S is a group or an absent stage (holds no events).
+    pub const SKIP_TO_EVENTLESS: Code = Code("E0228");
+    /// An expression refers to a group or an absent stage, which hold no events.
+    pub const REF_TO_EVENTLESS: Code = Code("E0229");
+    /// Warning: a field path whose first segment is one typo away from a stage name (it reads
+    /// a field of the current event, which is probably not what was meant).
+    pub const LIKELY_MISSPELT_STAGE: Code = Code("E0230");
     /// Anything else the checker refuses, with its reason in the message.
     pub const UNSUPPORTED: Code = Code("E0299");
 }
