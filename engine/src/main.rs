@@ -1,4 +1,5 @@
-//! The `cepheus` command line: `check`, `convert` and `schema` (see [`cli::Command`]).
+//! The `cepheus` command line: `check`, `convert`, `schema`, `replay` and `explain` (see
+//! [`cli::Command`]).
 //!
 //! Exit codes: 0 when everything is valid, 1 when rules are invalid, 2 for usage errors (clap's
 //! own) and for failures to run at all (an unwritable output, for example). A reader that

@@ -6,6 +6,9 @@
 
 mod check;
 mod convert;
+mod explain;
+mod replay;
+mod rules;
 mod schema;
 
 use std::io::{self, Write};
@@ -34,6 +37,10 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Print the JSON Schema of YAML rule files (for editors and CI validation).
     Schema(schema::SchemaArgs),
+    /// Run rules over a JSON-lines file in event time; print triggers (or matches) as JSON lines.
+    Replay(replay::ReplayArgs),
+    /// Print the compiled NFA of rules (states and edges), as text or Graphviz.
+    Explain(explain::ExplainArgs),
 }
 
 impl Command {
@@ -42,6 +49,8 @@ impl Command {
             Command::Check(args) => check::run(args),
             Command::Convert(args) => convert::run(args),
             Command::Schema(args) => schema::run(args),
+            Command::Replay(args) => replay::run(args),
+            Command::Explain(args) => explain::run(args),
         }
     }
 }
