@@ -105,7 +105,7 @@ impl Element {
 }
 
 /// A stage: one pattern step that takes events satisfying its condition.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Stage {
     pub name: Name,
     /// How this stage follows the element before it. `None` only on the first element of a
@@ -125,7 +125,7 @@ pub struct Stage {
 }
 
 /// A group: a sub-sequence that is repeated, made optional or followed as one element.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Group {
     pub name: Name,
     pub contiguity: Option<Contiguity>,
@@ -157,7 +157,7 @@ impl Contiguity {
 }
 
 /// How often an element repeats, and how a loop behaves.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Quantifier {
     /// At least this many (>= 1 once checked).
     pub min: u32,
@@ -201,6 +201,65 @@ impl Quantifier {
     /// Exactly one event (neither looping nor optional).
     pub fn is_single(&self) -> bool {
         self.min == 1 && self.max == Some(1) && !self.optional
+    }
+}
+
+// Stages, groups and quantifiers compare by meaning. Their spans are `Span`s, which never take
+// part in equality, except the optional ones (`contiguity_span`, `Quantifier::span`): `Some`
+// against `None` would make a contiguity or quantifier written out (`contiguity: relaxed`,
+// `followed by`) differ from the same one left to its default. The destructuring makes a new
+// field a compile error here until it is compared (or deliberately not).
+
+impl PartialEq for Stage {
+    fn eq(&self, other: &Stage) -> bool {
+        let Stage {
+            name,
+            contiguity,
+            contiguity_span: _,
+            quantifier,
+            absent,
+            condition,
+            max_gap,
+            span: _,
+        } = self;
+        *name == other.name
+            && *contiguity == other.contiguity
+            && *quantifier == other.quantifier
+            && *absent == other.absent
+            && *condition == other.condition
+            && *max_gap == other.max_gap
+    }
+}
+
+impl PartialEq for Group {
+    fn eq(&self, other: &Group) -> bool {
+        let Group { name, contiguity, contiguity_span: _, quantifier, pattern, span: _ } = self;
+        *name == other.name
+            && *contiguity == other.contiguity
+            && *quantifier == other.quantifier
+            && *pattern == other.pattern
+    }
+}
+
+impl PartialEq for Quantifier {
+    fn eq(&self, other: &Quantifier) -> bool {
+        let Quantifier {
+            min,
+            max,
+            optional,
+            greedy,
+            consecutive,
+            allow_combinations,
+            until,
+            span: _,
+        } = self;
+        *min == other.min
+            && *max == other.max
+            && *optional == other.optional
+            && *greedy == other.greedy
+            && *consecutive == other.consecutive
+            && *allow_combinations == other.allow_combinations
+            && *until == other.until
     }
 }
 
