@@ -41,6 +41,7 @@ pub fn parse_expr(text: &str, ctx: Ctx) -> Result<Expr, Diagnostic> {
     let mut pairs = CepParser::parse(Rule::expr_only, text)
         .map_err(|e| pest_error(e, codes::EXPR_SYNTAX, "invalid expression", ctx))?;
     let expr_only = pairs.next().expect("expr_only matched");
+    check_tree_depth(&expr_only, ctx)?;
     let expr = expr_only.into_inner().next().expect("expr_only = SOI ~ expr ~ EOI");
     lower_expr(expr, ctx)
 }
@@ -59,8 +60,10 @@ pub fn parse_template(text: &str, ctx: Ctx) -> Result<Template, Diagnostic> {
     check_depth(text, ctx)?;
     let mut pairs = CepParser::parse(Rule::template_only, text)
         .map_err(|e| pest_error(e, codes::TEMPLATE_SYNTAX, "invalid template", ctx))?;
+    let template = pairs.next().expect("template_only matched");
+    check_tree_depth(&template, ctx)?;
     let mut parts: Vec<TemplatePart> = Vec::new();
-    for pair in pairs.next().expect("template_only matched").into_inner() {
+    for pair in template.into_inner() {
         let part = match pair.as_rule() {
             Rule::template_text => TemplatePart::Text(pair.as_str().to_string()),
             Rule::template_hole => {
@@ -83,7 +86,7 @@ pub fn parse_template(text: &str, ctx: Ctx) -> Result<Template, Diagnostic> {
 }
 
 /// Refuses text nested deeper than [`MAX_DEPTH`] before the recursive parser sees it.
-fn check_depth(text: &str, ctx: Ctx) -> Result<(), Diagnostic> {
+pub(crate) fn check_depth(text: &str, ctx: Ctx) -> Result<(), Diagnostic> {
     let mut depth = 0usize;
     let mut prefix_run = 0usize;
     for (i, c) in text.char_indices() {
@@ -102,6 +105,33 @@ fn check_depth(text: &str, ctx: Ctx) -> Result<(), Diagnostic> {
             return Err(Diagnostic::error(codes::TOO_DEEP, "expression nested too deeply")
                 .at(Span::new(ctx.source, at, at + c.len_utf8() as u32), "here")
                 .with_help(format!("expressions may nest at most {MAX_DEPTH} levels")));
+        }
+    }
+    Ok(())
+}
+
+/// Deepest parse tree that lowering may recurse through: a nesting level of an expression is
+/// at most ten levels of the tree (`expr`, `or_expr`, ... `unary`, then a list or call), and a
+/// DSL rule adds a few levels per group around it.
+pub(crate) const MAX_TREE_DEPTH: usize = MAX_DEPTH * 12;
+
+/// Refuses a parse tree deeper than [`MAX_TREE_DEPTH`] before the recursive lowering sees it.
+/// [`check_depth`] reads the text before parsing and can be misled (brackets inside string
+/// literals, chains of `not`); this counts the tree pest built, iteratively.
+pub(crate) fn check_tree_depth(pair: &Pair<'_, Rule>, ctx: Ctx) -> Result<(), Diagnostic> {
+    let mut depth = 0usize;
+    for token in pair.clone().tokens() {
+        match token {
+            pest::Token::Start { pos, .. } => {
+                depth += 1;
+                if depth > MAX_TREE_DEPTH {
+                    let at = ctx.base + pos.pos() as u32;
+                    return Err(Diagnostic::error(codes::TOO_DEEP, "expression nested too deeply")
+                        .at(Span::new(ctx.source, at, at), "here")
+                        .with_help(format!("expressions may nest at most {MAX_DEPTH} levels")));
+                }
+            }
+            pest::Token::End { .. } => depth -= 1,
         }
     }
     Ok(())
@@ -163,6 +193,9 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
             let first = inner.next().expect("not_expr has a child");
             if first.as_rule() == Rule::not_op {
                 let operand = lower_expr(inner.next().expect("not_op ~ not_expr"), ctx)?;
+                // From the operator to the operand's end: the pair's own span may end in the
+                // whitespace pest skipped after it.
+                let span = ctx.span(first.as_span()).to(operand.span);
                 Ok(Expr::new(ExprKind::Unary { op: UnaryOp::Not, expr: Box::new(operand) }, span))
             } else {
                 lower_expr(first, ctx)
@@ -173,6 +206,7 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
             let first = inner.next().expect("unary has a child");
             if first.as_rule() == Rule::neg_op {
                 let operand = lower_expr(inner.next().expect("neg_op ~ unary"), ctx)?;
+                let span = ctx.span(first.as_span()).to(operand.span);
                 Ok(Expr::new(ExprKind::Unary { op: UnaryOp::Neg, expr: Box::new(operand) }, span))
             } else {
                 lower_expr(first, ctx)
@@ -187,8 +221,12 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
             };
             Ok(Expr::new(ExprKind::Literal(literal), span))
         }
-        Rule::integer => Ok(Expr::new(ExprKind::Literal(Literal::Int(parse_int(pair.as_str(), span)?)), span)),
-        Rule::float => Ok(Expr::new(ExprKind::Literal(Literal::Float(parse_float(pair.as_str()))), span)),
+        Rule::integer => {
+            Ok(Expr::new(ExprKind::Literal(Literal::Int(parse_int(pair.as_str(), span)?)), span))
+        }
+        Rule::float => {
+            Ok(Expr::new(ExprKind::Literal(Literal::Float(parse_float(pair.as_str()))), span))
+        }
         Rule::string => Ok(Expr::new(ExprKind::Literal(Literal::String(lower_string(pair))), span)),
         Rule::kw_true => Ok(Expr::new(ExprKind::Literal(Literal::Bool(true)), span)),
         Rule::kw_false => Ok(Expr::new(ExprKind::Literal(Literal::Bool(false)), span)),
@@ -205,7 +243,9 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
             Ok(Expr::new(ExprKind::Call { name, args }, span))
         }
         Rule::path => Ok(Expr::new(ExprKind::Path(lower_path(pair, ctx)?), span)),
-        r => unreachable!("lower_expr reached a {r:?} pair, which the grammar never nests in an expr"),
+        r => unreachable!(
+            "lower_expr reached a {r:?} pair, which the grammar never nests in an expr"
+        ),
     }
 }
 
