@@ -176,6 +176,23 @@ fn broken_rules_each_get_a_diagnostic_and_intact_ones_still_load() {
     assert_eq!(lines, [2, 4], "each diagnostic is on its broken rule's line");
 }
 
+/// The guide's complete DSL examples (```cep blocks) load, and print back to equal rules.
+#[test]
+fn the_rule_language_guide_examples_parse() {
+    let guide = include_str!("../../docs/rule-language.md");
+    let mut blocks = 0;
+    for block in guide.split("```cep\n").skip(1) {
+        let text = block.split("```").next().expect("split yields at least one piece");
+        let loaded = load_texts(&[("guide.cep", text)]);
+        assert!(!loaded.has_errors(), "{text}\n{:?}", loaded.diagnostics);
+        for rule in &loaded.rules {
+            assert_eq!(&parse_one(&dsl::print(rule)), rule, "{text}");
+        }
+        blocks += 1;
+    }
+    assert!(blocks >= 6, "found {blocks} examples");
+}
+
 #[test]
 fn an_empty_file_says_so() {
     let (rules, diagnostics) = dsl::parse("# only a comment\n", SourceId(0));

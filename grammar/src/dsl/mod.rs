@@ -21,7 +21,7 @@ use pest::error::{ErrorVariant, InputLocation};
 
 use crate::ast::Rule;
 use crate::diagnostic::{Diagnostic, codes, did_you_mean};
-use crate::expr::{Ctx, check_depth, check_tree_depth, pest_error};
+use crate::expr::{Ctx, TextKind, check_depth, check_tree_depth, pest_error};
 use crate::source::{SourceId, Span};
 use parser::{CepParser, Rule as R, friendly_rule_name};
 
@@ -126,7 +126,7 @@ fn parse_chunk(
     source: SourceId,
 ) -> Result<(Vec<Rule>, Vec<Diagnostic>), Diagnostic> {
     let ctx = Ctx::new(source, base);
-    check_depth(text, ctx)?;
+    check_depth(text, ctx, TextKind::Dsl)?;
     let mut pairs = CepParser::parse(R::file, text).map_err(|e| syntax_error(e, text, ctx))?;
     let file = pairs.next().expect("a successful parse of `file` yields the file pair");
     check_tree_depth(&file, ctx)?;
@@ -221,8 +221,13 @@ fn syntax_error(err: pest::error::Error<R>, text: &str, ctx: Ctx) -> Diagnostic 
         pest::Position::new(text, at).expect("pest reports positions inside its input"),
     );
     let mut d = pest_error(custom, codes::DSL_SYNTAX, "syntax error", ctx);
-    // The offending token (up to 40 characters), underlined and quoted in the label.
-    let token: String = text[at..].chars().take_while(|c| !c.is_whitespace()).take(40).collect();
+    // The offending token, underlined and quoted in the label: a word, or else one character.
+    let rest = &text[at..];
+    let word_len =
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    let token_len =
+        if word_len > 0 { word_len } else { rest.chars().next().map_or(0, char::len_utf8) };
+    let token = &rest[..token_len];
     if let Some(primary) = &mut d.primary {
         primary.span.end = primary.span.start + token.len() as u32;
         primary.message = if token.is_empty() {
@@ -231,14 +236,18 @@ fn syntax_error(err: pest::error::Error<R>, text: &str, ctx: Ctx) -> Diagnostic 
             format!("unexpected `{token}`")
         };
     }
-    let word: String =
-        token.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    if positives.contains(&R::name) && RESERVED_WORDS.contains(&word.as_str()) {
+    let word = &rest[..word_len];
+    if positives.contains(&R::name) && RESERVED_WORDS.contains(&word) {
         d = d.with_help(format!(
             "`{word}` is a reserved word and cannot name a rule, stage or group; choose another name"
         ));
+    } else if positives.contains(&R::value)
+        && !word.is_empty()
+        && !word.starts_with(|c: char| c.is_ascii_digit())
+    {
+        d = d.with_help(format!("text values are quoted: \"{word}\""));
     } else if let Some(keyword) =
-        did_you_mean(&word, KEYWORDS.iter().copied().filter(|k| *k != word))
+        did_you_mean(word, KEYWORDS.iter().copied().filter(|k| *k != word))
     {
         d = d.with_help(format!("did you mean `{keyword}`?"));
     }

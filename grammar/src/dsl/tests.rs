@@ -534,10 +534,12 @@ fn emit_must_fail() {
     ] {
         assert_eq!(errors(&format!("rule r {text}"))[0].code, codes::DSL_SYNTAX, "{text}");
     }
+    let d = error("rule r emit { a: coach }", codes::DSL_SYNTAX);
+    assert_eq!(d.help.as_deref(), Some("text values are quoted: \"coach\""));
     let text = "rule r emit { a: 1 b: 2 }";
     let d = error(text, codes::DSL_SYNTAX);
     assert!(d.message.contains("expected `,` or `}`"), "{}", d.message);
-    assert_eq!(underlined(text, &d), "b:");
+    assert_eq!(underlined(text, &d), "b");
     let d = error("rule r emit { a: 1, a: 2 }", codes::DSL_SYNTAX);
     assert!(d.message.contains("field `a` is written twice"));
     error("rule r emit { a: 99999999999999999999 }", codes::NUMBER_RANGE);
@@ -749,4 +751,38 @@ fn printed_expressions_keep_their_operators() {
         one("rule r pattern a where (x + 1) * 2 > y || !(z == 1) emit { v: -1.5 }")
     );
     assert!(printed.contains("v: -1.5,"), "{printed}");
+}
+
+#[test]
+fn every_grammar_rule_has_a_friendly_name() {
+    // Silent rules (`_{ }`) never appear in pest's errors, so they need no name.
+    let silent = [
+        R::WHITESPACE,
+        R::COMMENT,
+        R::atom,
+        R::path_segment,
+        R::literal,
+        R::number,
+        R::ident_char,
+        R::keyword,
+        R::element,
+        R::stage_clause,
+    ];
+    let unnamed: Vec<R> = R::all_rules()
+        .iter()
+        .copied()
+        .filter(|r| !silent.contains(r) && parser::friendly_rule_name(*r) == "a rule")
+        .collect();
+    assert_eq!(unnamed, [], "rules without a name for error messages");
+}
+
+#[test]
+fn long_runs_of_dashes_in_comments_and_text_are_not_nesting() {
+    let line = "-".repeat(100);
+    let bangs = "!".repeat(100);
+    let text = format!(
+        "# {line}\nrule r \"{line}\" # {bangs}\npattern a where m != \"{bangs}(((\" \
+         emit {{ message: \"{line} {{{{ x }}}} {bangs}\" }}\n"
+    );
+    one(&text);
 }

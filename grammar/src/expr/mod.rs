@@ -37,7 +37,7 @@ impl Ctx {
 
 /// Parses a whole expression (`metadata.value < baseline.metadata.value * 0.75`).
 pub fn parse_expr(text: &str, ctx: Ctx) -> Result<Expr, Diagnostic> {
-    check_depth(text, ctx)?;
+    check_depth(text, ctx, TextKind::Expression)?;
     let mut pairs = CepParser::parse(Rule::expr_only, text)
         .map_err(|e| pest_error(e, codes::EXPR_SYNTAX, "invalid expression", ctx))?;
     let expr_only = pairs.next().expect("expr_only matched");
@@ -57,7 +57,7 @@ pub fn parse_path(text: &str, ctx: Ctx) -> Result<Path, Diagnostic> {
 /// Parses a template: text with `{{ expr }}` holes. A hole holding only a string literal is
 /// text (that is how a literal `{{` is written: `{{ "{{" }}`), and adjacent texts merge.
 pub fn parse_template(text: &str, ctx: Ctx) -> Result<Template, Diagnostic> {
-    check_depth(text, ctx)?;
+    check_depth(text, ctx, TextKind::Template)?;
     let mut pairs = CepParser::parse(Rule::template_only, text)
         .map_err(|e| pest_error(e, codes::TEMPLATE_SYNTAX, "invalid template", ctx))?;
     let template = pairs.next().expect("template_only matched");
@@ -85,12 +85,55 @@ pub fn parse_template(text: &str, ctx: Ctx) -> Result<Template, Diagnostic> {
     Ok(Template { parts })
 }
 
+/// What [`check_depth`] reads, so that it counts only what the grammar nests: a run of `-` in a
+/// string, a comment or a template's text is not a chain of operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextKind {
+    /// An expression or path: string literals are skipped.
+    Expression,
+    /// A template: only its `{{ }}` holes are read, as expressions.
+    Template,
+    /// DSL rule text: string literals and `#` comments are skipped.
+    Dsl,
+}
+
 /// Refuses text nested deeper than [`MAX_DEPTH`] before the recursive parser sees it.
-pub(crate) fn check_depth(text: &str, ctx: Ctx) -> Result<(), Diagnostic> {
+pub(crate) fn check_depth(text: &str, ctx: Ctx, kind: TextKind) -> Result<(), Diagnostic> {
     let mut depth = 0usize;
     let mut prefix_run = 0usize;
-    for (i, c) in text.char_indices() {
+    let mut in_hole = kind != TextKind::Template;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if !in_hole {
+            if c == '{' && chars.next_if(|&(_, n)| n == '{').is_some() {
+                in_hole = true;
+            }
+            continue;
+        }
         match c {
+            '"' | '\'' => {
+                // A string's content is text. An unclosed one ends the scan: the parser stops
+                // there too.
+                while let Some((_, s)) = chars.next() {
+                    match s {
+                        '\\' => {
+                            chars.next();
+                        }
+                        s if s == c => break,
+                        _ => {}
+                    }
+                }
+                prefix_run = 0;
+                continue;
+            }
+            '#' if kind == TextKind::Dsl => {
+                chars.by_ref().find(|&(_, n)| n == '\n');
+                continue;
+            }
+            '}' if kind == TextKind::Template && chars.next_if(|&(_, n)| n == '}').is_some() => {
+                (in_hole, depth, prefix_run) = (false, 0, 0);
+                continue;
+            }
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
             _ => {}
@@ -116,8 +159,8 @@ pub(crate) fn check_depth(text: &str, ctx: Ctx) -> Result<(), Diagnostic> {
 pub(crate) const MAX_TREE_DEPTH: usize = MAX_DEPTH * 12;
 
 /// Refuses a parse tree deeper than [`MAX_TREE_DEPTH`] before the recursive lowering sees it.
-/// [`check_depth`] reads the text before parsing and can be misled (brackets inside string
-/// literals, chains of `not`); this counts the tree pest built, iteratively.
+/// [`check_depth`] reads the text before parsing and misses some chains (`not not ...`, escapes
+/// that unescape to brackets); this counts the tree pest built, iteratively.
 pub(crate) fn check_tree_depth(pair: &Pair<'_, Rule>, ctx: Ctx) -> Result<(), Diagnostic> {
     let mut depth = 0usize;
     for token in pair.clone().tokens() {
