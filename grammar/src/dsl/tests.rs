@@ -786,3 +786,23 @@ fn long_runs_of_dashes_in_comments_and_text_are_not_nesting() {
     );
     one(&text);
 }
+
+#[test]
+fn reserved_words_are_exactly_the_listed_ones() {
+    for word in RESERVED_WORDS {
+        // As a rule name, where nothing else could start.
+        let text = format!("rule {word} pattern a");
+        let d = errors(&text);
+        assert_eq!(underlined(&text, &d[0]), *word, "{word} is refused as a name");
+        // A longer word that starts like it is an ordinary name.
+        assert_eq!(pattern(&format!("{word}x")).len(), 1);
+    }
+    // Words that only follow other keywords stay free as names.
+    for word in [
+        "from", "key", "time", "out", "of", "order", "filter", "by", "gap", "to", "past", "last",
+        "first", "event", "timeout",
+    ] {
+        let p = pattern(&format!("{word} next a skip to first {word}"));
+        assert_eq!(p[0].name().text, word);
+    }
+}
