@@ -58,12 +58,20 @@ impl Template {
 }
 
 /// Prints the template source text: text as is, holes as `{{ expr }}`. Text that contains `{{`
-/// is written with the escape `{{ "{{" }}`, which reads back as the same literal text.
+/// is written with the escape `{{ "{{" }}`, which reads back as the same literal text; so is a
+/// `{` that ends a text right before a hole (`{{{ x }}` would read as `{{` and `{ x }}`).
 impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for part in &self.parts {
+        for (i, part) in self.parts.iter().enumerate() {
             match part {
-                TemplatePart::Text(t) => f.write_str(&t.replace("{{", "{{ \"{{\" }}"))?,
+                TemplatePart::Text(t) => {
+                    let escaped = t.replace("{{", "{{ \"{{\" }}");
+                    let before_hole = matches!(self.parts.get(i + 1), Some(TemplatePart::Expr(_)));
+                    match escaped.strip_suffix('{') {
+                        Some(head) if before_hole => write!(f, "{head}{{{{ \"{{\" }}}}")?,
+                        _ => f.write_str(&escaped)?,
+                    }
+                }
                 TemplatePart::Expr(e) => write!(f, "{{{{ {e} }}}}")?,
             }
         }

@@ -39,10 +39,11 @@ impl Ctx {
 
 /// Parses a whole expression (`metadata.value < baseline.metadata.value * 0.75`).
 pub fn parse_expr(text: &str, ctx: Ctx) -> Result<Expr, Diagnostic> {
-    check_depth(text, ctx)?;
+    check_depth(text, ctx, TextKind::Expression)?;
     let mut pairs = CepParser::parse(Rule::expr_only, text)
         .map_err(|e| pest_error(e, codes::EXPR_SYNTAX, "invalid expression", ctx))?;
     let expr_only = pairs.next().expect("expr_only matched");
+    check_tree_depth(&expr_only, ctx)?;
     let expr = expr_only.into_inner().next().expect("expr_only = SOI ~ expr ~ EOI");
     lower_expr(expr, ctx)
 }
@@ -58,11 +59,13 @@ pub fn parse_path(text: &str, ctx: Ctx) -> Result<Path, Diagnostic> {
 /// Parses a template: text with `{{ expr }}` holes. A hole holding only a string literal is
 /// text (that is how a literal `{{` is written: `{{ "{{" }}`), and adjacent texts merge.
 pub fn parse_template(text: &str, ctx: Ctx) -> Result<Template, Diagnostic> {
-    check_depth(text, ctx)?;
+    check_depth(text, ctx, TextKind::Template)?;
     let mut pairs = CepParser::parse(Rule::template_only, text)
         .map_err(|e| pest_error(e, codes::TEMPLATE_SYNTAX, "invalid template", ctx))?;
+    let template = pairs.next().expect("template_only matched");
+    check_tree_depth(&template, ctx)?;
     let mut parts: Vec<TemplatePart> = Vec::new();
-    for pair in pairs.next().expect("template_only matched").into_inner() {
+    for pair in template.into_inner() {
         let part = match pair.as_rule() {
             Rule::template_text => TemplatePart::Text(pair.as_str().to_string()),
             Rule::template_hole => {
@@ -84,12 +87,55 @@ pub fn parse_template(text: &str, ctx: Ctx) -> Result<Template, Diagnostic> {
     Ok(Template { parts })
 }
 
+/// What [`check_depth`] reads, so that it counts only what the grammar nests: a run of `-` in a
+/// string, a comment or a template's text is not a chain of operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextKind {
+    /// An expression or path: string literals are skipped.
+    Expression,
+    /// A template: only its `{{ }}` holes are read, as expressions.
+    Template,
+    /// DSL rule text: string literals and `#` comments are skipped.
+    Dsl,
+}
+
 /// Refuses text nested deeper than [`MAX_DEPTH`] before the recursive parser sees it.
-fn check_depth(text: &str, ctx: Ctx) -> Result<(), Diagnostic> {
+pub(crate) fn check_depth(text: &str, ctx: Ctx, kind: TextKind) -> Result<(), Diagnostic> {
     let mut depth = 0usize;
     let mut prefix_run = 0usize;
-    for (i, c) in text.char_indices() {
+    let mut in_hole = kind != TextKind::Template;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if !in_hole {
+            if c == '{' && chars.next_if(|&(_, n)| n == '{').is_some() {
+                in_hole = true;
+            }
+            continue;
+        }
         match c {
+            '"' | '\'' => {
+                // A string's content is text. An unclosed one ends the scan: the parser stops
+                // there too.
+                while let Some((_, s)) = chars.next() {
+                    match s {
+                        '\\' => {
+                            chars.next();
+                        }
+                        s if s == c => break,
+                        _ => {}
+                    }
+                }
+                prefix_run = 0;
+                continue;
+            }
+            '#' if kind == TextKind::Dsl => {
+                chars.by_ref().find(|&(_, n)| n == '\n');
+                continue;
+            }
+            '}' if kind == TextKind::Template && chars.next_if(|&(_, n)| n == '}').is_some() => {
+                (in_hole, depth, prefix_run) = (false, 0, 0);
+                continue;
+            }
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
             _ => {}
@@ -104,6 +150,33 @@ fn check_depth(text: &str, ctx: Ctx) -> Result<(), Diagnostic> {
             return Err(Diagnostic::error(codes::TOO_DEEP, "expression nested too deeply")
                 .at(Span::new(ctx.source, at, at + c.len_utf8() as u32), "here")
                 .with_help(format!("expressions may nest at most {MAX_DEPTH} levels")));
+        }
+    }
+    Ok(())
+}
+
+/// Deepest parse tree that lowering may recurse through: a nesting level of an expression is
+/// at most ten levels of the tree (`expr`, `or_expr`, ... `unary`, then a list or call), and a
+/// DSL rule adds a few levels per group around it.
+pub(crate) const MAX_TREE_DEPTH: usize = MAX_DEPTH * 12;
+
+/// Refuses a parse tree deeper than [`MAX_TREE_DEPTH`] before the recursive lowering sees it.
+/// [`check_depth`] reads the text before parsing and misses some chains (`not not ...`, escapes
+/// that unescape to brackets); this counts the tree pest built, iteratively.
+pub(crate) fn check_tree_depth(pair: &Pair<'_, Rule>, ctx: Ctx) -> Result<(), Diagnostic> {
+    let mut depth = 0usize;
+    for token in pair.clone().tokens() {
+        match token {
+            pest::Token::Start { pos, .. } => {
+                depth += 1;
+                if depth > MAX_TREE_DEPTH {
+                    let at = ctx.base + pos.pos() as u32;
+                    return Err(Diagnostic::error(codes::TOO_DEEP, "expression nested too deeply")
+                        .at(Span::new(ctx.source, at, at), "here")
+                        .with_help(format!("expressions may nest at most {MAX_DEPTH} levels")));
+                }
+            }
+            pest::Token::End { .. } => depth -= 1,
         }
     }
     Ok(())
@@ -169,6 +242,9 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
             let first = inner.next().expect("not_expr has a child");
             if first.as_rule() == Rule::not_op {
                 let operand = lower_expr(inner.next().expect("not_op ~ not_expr"), ctx)?;
+                // From the operator to the operand's end: the pair's own span may end in the
+                // whitespace pest skipped after it.
+                let span = ctx.span(first.as_span()).to(operand.span);
                 Ok(Expr::new(ExprKind::Unary { op: UnaryOp::Not, expr: Box::new(operand) }, span))
             } else {
                 lower_expr(first, ctx)
@@ -179,6 +255,7 @@ pub fn lower_expr(pair: Pair<'_, Rule>, ctx: Ctx) -> Result<Expr, Diagnostic> {
             let first = inner.next().expect("unary has a child");
             if first.as_rule() == Rule::neg_op {
                 let operand = lower_expr(inner.next().expect("neg_op ~ unary"), ctx)?;
+                let span = ctx.span(first.as_span()).to(operand.span);
                 Ok(Expr::new(ExprKind::Unary { op: UnaryOp::Neg, expr: Box::new(operand) }, span))
             } else {
                 lower_expr(first, ctx)
