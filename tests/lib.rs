@@ -1,1 +1,125 @@
+//! Golden replay cases: a rule, its input events, and the exact expected output.
+//!
+//! A case is a folder under `tests/cases/` (or a rule pack's `tests/` folder) holding
+//! `rule.yaml` and/or `rule.cep` (both, when present, must give the same AST), `events.jsonl`,
+//! `expected.jsonl`, and optionally `args` (one replay flag per line: `--matches`,
+//! `--timeouts`, `--no-flush`, or `--triggers` for trigger events; the default is
+//! `--matches --timeouts`). [`run_case`] replays the events straight through and again with a
+//! checkpoint/restore after every line and every third line; all three outputs must be equal,
+//! and equal to `expected.jsonl`. `CEPHEUS_BLESS=1` writes the straight output as the new
+//! expectation, for review in the diff.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cepheus_engine::compile::compile;
+use cepheus_engine::replay::{ReplayOptions, replay};
+
+/// Folders under `root` that hold an `events.jsonl`, sorted.
+pub fn case_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else { return out };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            if p.join("events.jsonl").exists() {
+                out.push(p);
+            } else {
+                out.extend(case_dirs(&p));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn options(dir: &Path) -> Result<ReplayOptions, String> {
+    let mut opts = ReplayOptions { matches: true, timeouts: true, ..ReplayOptions::default() };
+    if let Ok(args) = std::fs::read_to_string(dir.join("args")) {
+        opts.matches = false;
+        opts.timeouts = false;
+        for a in args.split_whitespace() {
+            match a {
+                "--matches" => opts.matches = true,
+                "--timeouts" => opts.timeouts = true,
+                "--no-flush" => opts.no_flush = true,
+                "--triggers" => {}
+                other => return Err(format!("unknown flag {other} in args")),
+            }
+        }
+    }
+    Ok(opts)
+}
+
+/// Runs one case; `Err` says what differs.
+pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
+    let rule_files: Vec<PathBuf> =
+        ["rule.yaml", "rule.cep"].iter().map(|f| dir.join(f)).filter(|p| p.exists()).collect();
+    if rule_files.is_empty() {
+        return Err("no rule.yaml or rule.cep".into());
+    }
+    let mut asts = Vec::new();
+    for f in &rule_files {
+        let loaded = cepheus_grammar::load(std::slice::from_ref(f));
+        if loaded.has_errors() {
+            return Err(format!(
+                "{} does not check:\n{}",
+                f.display(),
+                cepheus_grammar::diagnostic::render_all(&loaded.diagnostics, &loaded.sources)
+            ));
+        }
+        asts.push(loaded.rules);
+    }
+    if asts.len() == 2 && asts[0] != asts[1] {
+        return Err("rule.yaml and rule.cep give different ASTs".into());
+    }
+    let rules = Arc::new(compile(&asts[0]).map_err(|e| format!("{e:?}"))?);
+    let events = std::fs::read(dir.join("events.jsonl")).map_err(|e| e.to_string())?;
+    let opts = options(dir)?;
+    let run = |checkpoint_every: Option<u64>| -> Result<String, String> {
+        let mut out = Vec::new();
+        let mut diag = Vec::new();
+        let opts = ReplayOptions { checkpoint_every, ..opts.clone() };
+        replay(rules.clone(), &events[..], &mut out, &mut diag, &opts).map_err(|e| e.to_string())?;
+        String::from_utf8(out).map_err(|e| e.to_string())
+    };
+    let straight = run(None)?;
+    for every in [1, 3] {
+        if run(Some(every))? != straight {
+            return Err(format!("output differs with a checkpoint/restore every {every} lines"));
+        }
+    }
+    let expected_path = dir.join("expected.jsonl");
+    if bless {
+        std::fs::write(&expected_path, &straight).map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let expected = std::fs::read_to_string(&expected_path).map_err(|e| format!("expected.jsonl: {e}"))?;
+    let parse = |text: &str| -> Result<Vec<serde_json::Value>, String> {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).map_err(|e| format!("{e}: {l}")))
+            .collect()
+    };
+    let (want, got) = (parse(&expected)?, parse(&straight)?);
+    if want != got {
+        return Err(format!(
+            "output differs from expected.jsonl\n--- expected\n{}\n--- actual\n{}",
+            want.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"),
+            got.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
+        ));
+    }
+    Ok(())
+}
+
+/// Runs every case under `root`; panics listing all failures.
+pub fn run_all(root: &Path) {
+    let bless = std::env::var("CEPHEUS_BLESS").is_ok_and(|v| v == "1");
+    let cases = case_dirs(root);
+    assert!(!cases.is_empty(), "no cases under {}", root.display());
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| run_case(c, bless).err().map(|e| format!("case {}: {e}", c.display())))
+        .collect();
+    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+}

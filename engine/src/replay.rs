@@ -24,6 +24,9 @@ pub struct ReplayOptions {
     pub strict: bool,
     /// Explain every NFA step of this key on the diagnostics stream.
     pub trace: Option<String>,
+    /// After every this many lines, checkpoint all state into a fresh in-memory store, drop the
+    /// pipeline and continue from the restored one (proves restore equivalence end to end).
+    pub checkpoint_every: Option<u64>,
 }
 
 /// What a replay saw and produced.
@@ -60,6 +63,8 @@ pub enum ReplayError {
     Read(std::io::Error),
     #[error("writing output: {0}")]
     Write(std::io::Error),
+    #[error("checkpoint: {0}")]
+    State(cepheus_state::StateError),
     #[error("line {line}: {message} (--strict)")]
     Strict { line: u64, message: String },
 }
@@ -82,6 +87,17 @@ pub fn replay(
         summary.lines = line_no;
         if line.trim().is_empty() {
             continue;
+        }
+        if let Some(every) = opts.checkpoint_every
+            && every > 0
+            && line_no % every == 0
+        {
+            let store = cepheus_state::MemoryStore::new();
+            pipeline.checkpoint(&store, 0).map_err(ReplayError::State)?;
+            drop(pipeline);
+            pipeline = Pipeline::restore(Arc::clone(&rules), &store, 0, opts.timeouts, Limits::default())
+                .map_err(ReplayError::State)?;
+            pipeline.trace(opts.trace.as_deref());
         }
         // Records have no record time in a file: rules without `source.time` see time 0.
         pipeline.offer(&line, line_no, 0, &mut step);

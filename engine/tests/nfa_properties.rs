@@ -211,6 +211,10 @@ fn arb_rich_rule() -> impl Strategy<Value = Rule> {
             }
             let within = within.or(trailing_absent.then_some(6));
             if trailing_absent {
+                // Flink refuses an absence right after an optional element.
+                if let Some(Element::Stage(last)) = els.last_mut() {
+                    last.quantifier.optional = false;
+                }
                 let mut a = single("never".into(), 'd', Contiguity::Relaxed);
                 a.absent = true;
                 els.push(Element::Stage(a));

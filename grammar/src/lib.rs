@@ -24,6 +24,7 @@ pub mod expr;
 pub mod load;
 pub mod resolve;
 pub mod source;
+mod stack;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};

@@ -43,6 +43,11 @@ pub struct ReplayArgs {
     /// its condition held, and which partial matches started, grew, stopped or timed out.
     #[arg(long, value_name = "KEY")]
     pub trace: Option<String>,
+
+    /// Checkpoint all state every N lines into a fresh store and continue from the restored
+    /// state (for testing that a restore changes nothing).
+    #[arg(long, value_name = "N", hide = true)]
+    pub checkpoint_every: Option<u64>,
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -52,7 +57,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let input: Box<dyn BufRead> = if args.events.as_os_str() == "-" {
         Box::new(BufReader::new(io::stdin().lock()))
     } else {
-        let file = File::open(&args.events).with_context(|| format!("opening {}", args.events.display()))?;
+        let file = File::open(&args.events)
+            .with_context(|| format!("opening {}", args.events.display()))?;
         Box::new(BufReader::with_capacity(1 << 16, file))
     };
     let opts = ReplayOptions {
@@ -61,6 +67,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         no_flush: args.no_flush,
         strict: args.strict,
         trace: args.trace,
+        checkpoint_every: args.checkpoint_every,
     };
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut diag = io::stderr().lock();
@@ -69,7 +76,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
-        Err(ReplayError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(ReplayError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            Ok(ExitCode::SUCCESS)
+        }
         Err(e @ ReplayError::Strict { .. }) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(EXIT_INVALID))

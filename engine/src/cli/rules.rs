@@ -17,7 +17,10 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Option<Arc<RuleSet>>> {
         return Ok(None);
     }
     if loaded.rules.is_empty() {
-        anyhow::bail!("no rules found under {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        anyhow::bail!(
+            "no rules found under {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
     }
     match compile(&loaded.rules) {
         Ok(set) => Ok(Some(Arc::new(set))),

@@ -55,26 +55,10 @@ pub const RESERVED_WORDS: &[&str] = &[
     "null",
 ];
 
-/// Stack for the parsing thread. Lowering recurses once per level of the parse tree, which the
-/// depth checks bound; frames are large in debug builds, so the thread gets room for the
-/// deepest tree they admit whatever stack the caller runs on (a Tokio worker has 2 MiB). The
-/// memory is reserved, not used, until the recursion reaches it.
-const PARSE_STACK_BYTES: usize = 64 << 20;
-
 /// Parses a `.cep` file: every rule in it, and every syntax problem found. Rules with a
 /// problem are left out; the others are returned in file order.
 pub fn parse(text: &str, source: SourceId) -> (Vec<Rule>, Vec<Diagnostic>) {
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("cepheus-dsl-parse".into())
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || parse_file(text, source));
-        match spawned {
-            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            // No thread to be had: parse here; the depth checks still bound the recursion.
-            Err(_) => parse_file(text, source),
-        }
-    })
+    crate::stack::with_parse_stack("cepheus-dsl-parse", || parse_file(text, source))
 }
 
 /// Prints a rule as DSL text that [`parse`] reads back to an equal AST.

@@ -36,6 +36,10 @@ use crate::source::{SourceId, Span};
 /// Parses a YAML rule file (one rule, a sequence of rules, or several documents): the rules
 /// that are free of problems, and every problem found.
 pub fn parse(text: &str, source: SourceId) -> (Vec<Rule>, Vec<Diagnostic>) {
+    crate::stack::with_parse_stack("cepheus-yaml-parse", || parse_file(text, source))
+}
+
+fn parse_file(text: &str, source: SourceId) -> (Vec<Rule>, Vec<Diagnostic>) {
     let outline = match outline::Outline::read(text, source) {
         Ok(outline) => outline,
         Err(d) => return (Vec::new(), vec![*d]),

@@ -1,0 +1,8 @@
+//! The conformance suite: every case under `tests/cases/` (see the crate docs for the layout).
+
+use std::path::Path;
+
+#[test]
+fn conformance_cases() {
+    cepheus_tests::run_all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"));
+}
