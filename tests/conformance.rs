@@ -6,3 +6,9 @@ use std::path::Path;
 fn conformance_cases() {
     cepheus_tests::run_all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"));
 }
+
+/// The rule packs' own cases (`rules/<pack>/tests/<case>/`).
+#[test]
+fn rule_pack_cases() {
+    cepheus_tests::run_all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules"));
+}

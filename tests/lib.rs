@@ -1,7 +1,9 @@
 //! Golden replay cases: a rule, its input events, and the exact expected output.
 //!
 //! A case is a folder under `tests/cases/` (or a rule pack's `tests/` folder) holding
-//! `rule.yaml` and/or `rule.cep` (both, when present, must give the same AST), `events.jsonl`,
+//! `rule.yaml` and/or `rule.cep` (both, when present, must give the same AST) or a `rules` file
+//! naming rule files relative to the case (one per line; a `.yaml` and a `.cep` of the same
+//! rule must give the same AST), `events.jsonl`,
 //! `expected.jsonl`, and optionally `args` (one replay flag per line: `--matches`,
 //! `--timeouts`, `--no-flush`, or `--triggers` for trigger events; the default is
 //! `--matches --timeouts`). [`run_case`] replays the events straight through and again with a
@@ -53,12 +55,17 @@ fn options(dir: &Path) -> Result<ReplayOptions, String> {
 
 /// Runs one case; `Err` says what differs.
 pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
-    let rule_files: Vec<PathBuf> =
+    let mut rule_files: Vec<PathBuf> =
         ["rule.yaml", "rule.cep"].iter().map(|f| dir.join(f)).filter(|p| p.exists()).collect();
+    if let Ok(list) = std::fs::read_to_string(dir.join("rules")) {
+        rule_files
+            .extend(list.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| dir.join(l)));
+    }
     if rule_files.is_empty() {
         return Err("no rule.yaml or rule.cep".into());
     }
-    let mut asts = Vec::new();
+    // Files with the same stem (`x.yaml`, `x.cep`) are one rule in two forms: equal ASTs.
+    let mut by_stem: Vec<(String, Vec<cepheus_grammar::ast::Rule>)> = Vec::new();
     for f in &rule_files {
         let loaded = cepheus_grammar::load(std::slice::from_ref(f));
         if loaded.has_errors() {
@@ -68,19 +75,25 @@ pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
                 cepheus_grammar::diagnostic::render_all(&loaded.diagnostics, &loaded.sources)
             ));
         }
-        asts.push(loaded.rules);
+        let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        match by_stem.iter().find(|(s, _)| *s == stem) {
+            Some((_, rules)) if *rules != loaded.rules => {
+                return Err(format!("the forms of `{stem}` give different ASTs"));
+            }
+            Some(_) => {}
+            None => by_stem.push((stem, loaded.rules)),
+        }
     }
-    if asts.len() == 2 && asts[0] != asts[1] {
-        return Err("rule.yaml and rule.cep give different ASTs".into());
-    }
-    let rules = Arc::new(compile(&asts[0]).map_err(|e| format!("{e:?}"))?);
+    let all: Vec<cepheus_grammar::ast::Rule> = by_stem.into_iter().flat_map(|(_, r)| r).collect();
+    let rules = Arc::new(compile(&all).map_err(|e| format!("{e:?}"))?);
     let events = std::fs::read(dir.join("events.jsonl")).map_err(|e| e.to_string())?;
     let opts = options(dir)?;
     let run = |checkpoint_every: Option<u64>| -> Result<String, String> {
         let mut out = Vec::new();
         let mut diag = Vec::new();
         let opts = ReplayOptions { checkpoint_every, ..opts.clone() };
-        replay(rules.clone(), &events[..], &mut out, &mut diag, &opts).map_err(|e| e.to_string())?;
+        replay(rules.clone(), &events[..], &mut out, &mut diag, &opts)
+            .map_err(|e| e.to_string())?;
         String::from_utf8(out).map_err(|e| e.to_string())
     };
     let straight = run(None)?;
@@ -94,7 +107,8 @@ pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
         std::fs::write(&expected_path, &straight).map_err(|e| e.to_string())?;
         return Ok(());
     }
-    let expected = std::fs::read_to_string(&expected_path).map_err(|e| format!("expected.jsonl: {e}"))?;
+    let expected =
+        std::fs::read_to_string(&expected_path).map_err(|e| format!("expected.jsonl: {e}"))?;
     let parse = |text: &str| -> Result<Vec<serde_json::Value>, String> {
         text.lines()
             .filter(|l| !l.trim().is_empty())
@@ -121,5 +135,11 @@ pub fn run_all(root: &Path) {
         .iter()
         .filter_map(|c| run_case(c, bless).err().map(|e| format!("case {}: {e}", c.display())))
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }

@@ -90,13 +90,14 @@ pub fn replay(
         }
         if let Some(every) = opts.checkpoint_every
             && every > 0
-            && line_no % every == 0
+            && line_no.is_multiple_of(every)
         {
             let store = cepheus_state::MemoryStore::new();
             pipeline.checkpoint(&store, 0).map_err(ReplayError::State)?;
             drop(pipeline);
-            pipeline = Pipeline::restore(Arc::clone(&rules), &store, 0, opts.timeouts, Limits::default())
-                .map_err(ReplayError::State)?;
+            pipeline =
+                Pipeline::restore(Arc::clone(&rules), &store, 0, opts.timeouts, Limits::default())
+                    .map_err(ReplayError::State)?;
             pipeline.trace(opts.trace.as_deref());
         }
         // Records have no record time in a file: rules without `source.time` see time 0.

@@ -61,6 +61,8 @@ pub mod codes {
     pub const STAGE_OR_GROUP: Code = Code("E0106");
     /// An empty rule file (no rule in it).
     pub const EMPTY_FILE: Code = Code("E0107");
+    /// A `.yaml` and a `.cep` file of the same name that give different rules.
+    pub const FORMS_DIFFER: Code = Code("E0108");
 
     // E02xx: semantic checks on the AST.
     /// Two rules with the same name in the loaded set.
