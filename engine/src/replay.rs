@@ -39,6 +39,10 @@ pub struct ReplaySummary {
     pub matches: u64,
     pub timeouts: u64,
     pub printed: u64,
+    /// Partial matches dropped at the per-key limit.
+    pub dropped_runs: u64,
+    /// Events processed before the watermark reached them, at the buffer limit.
+    pub forced: u64,
 }
 
 impl std::fmt::Display for ReplaySummary {
@@ -124,6 +128,10 @@ pub fn replay(
         write_emitted(&rules, &mut step, out, diag, opts, &mut summary)?;
     }
     out.flush().map_err(ReplayError::Write)?;
+    for p in pipeline.partitions() {
+        summary.dropped_runs += p.counters.dropped_runs;
+        summary.forced += p.counters.forced;
+    }
     Ok(summary)
 }
 

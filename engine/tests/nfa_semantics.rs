@@ -100,3 +100,28 @@ fn skip_past_last_event() {
         matches(rule(vec![st("a").plus().el(), st("b").el()], None, Skip::PastLastEvent), input);
     assert_eq!(past, vec!["a1 a2 b1"]);
 }
+
+#[test]
+fn partial_matches_per_key_are_bounded_and_counted() {
+    use cepheus_engine::runtime::{Limits, Pipeline, StepResult};
+    // `a b+ (any combination) c` branches on every b: 2^n partial matches without a limit.
+    let r = rule(
+        vec![st("a").el(), st("b").plus().combinations().el(), st("c").el()],
+        None,
+        Skip::NoSkip,
+    );
+    let set = compiled(&[r]);
+    let limits = Limits { max_runs_per_key: 50, ..Limits::default() };
+    let mut p = Pipeline::new(set, false, limits);
+    let mut step = StepResult::default();
+    let words = format!("a {}", (1..=20).map(|i| format!("b{i}")).collect::<Vec<_>>().join(" "));
+    for (i, l) in events(&words).iter().enumerate() {
+        p.offer(l, i as u64, 0, &mut step);
+    }
+    let part = &p.partitions()[0];
+    assert!(part.counters.dropped_runs > 0, "the limit was reached and counted");
+    for (_, nfa) in part.nfas() {
+        assert!(nfa.open_runs() <= 50);
+        nfa.buffer().check_refcounts(nfa.runs().iter().map(|r| r.node)).unwrap();
+    }
+}

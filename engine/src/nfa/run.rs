@@ -208,6 +208,28 @@ impl KeyNfa {
         self.runs = kept;
     }
 
+    /// Keeps at most `max` open partial matches (the oldest), releasing the rest; returns how
+    /// many were dropped. Bounds memory when a pattern (say a non-deterministic loop) would
+    /// branch without end.
+    pub fn enforce_limit(&mut self, max: usize) -> usize {
+        let open = self.open_runs();
+        if open <= max {
+            return 0;
+        }
+        // Runs are ordered by their first event, the start run last: drop from the newest.
+        let mut excess = open - max;
+        let mut i = self.runs.len();
+        while excess > 0 && i > 0 {
+            i -= 1;
+            if self.runs[i].start.is_some() {
+                let r = self.runs.remove(i);
+                self.buffer.release(r.node);
+                excess -= 1;
+            }
+        }
+        open - max
+    }
+
     /// The earliest time at which `advance_time` would change something.
     pub fn next_deadline(&self, program: &Program) -> Option<i64> {
         self.runs.iter().filter_map(|r| deadline(program, r).map(|(at, _)| at)).min()

@@ -58,7 +58,7 @@ impl Partition {
         let (watermark, max_ts, c) = self.clock();
         let mut enc = Encoder::new(VERSION);
         enc.write_i64(watermark).write_i64(max_ts);
-        for v in [c.events, c.late, c.matches, c.timeouts, c.forced] {
+        for v in [c.events, c.late, c.matches, c.timeouts, c.forced, c.dropped_runs] {
             enc.write_u64(v);
         }
         batch.put(Space::Meta, meta_key(rule, partition), enc.finish());
@@ -80,13 +80,19 @@ impl Partition {
             let mut dec = Decoder::new(&bytes, "partition clock", VERSION..=VERSION)?;
             let watermark = dec.read_i64()?;
             let max_ts = dec.read_i64()?;
-            let mut c = [0u64; 5];
+            let mut c = [0u64; 6];
             for v in &mut c {
                 *v = dec.read_u64()?;
             }
             dec.finish()?;
-            let counters =
-                Counters { events: c[0], late: c[1], matches: c[2], timeouts: c[3], forced: c[4] };
+            let counters = Counters {
+                events: c[0],
+                late: c[1],
+                matches: c[2],
+                timeouts: c[3],
+                forced: c[4],
+                dropped_runs: c[5],
+            };
             p.set_clock(watermark, max_ts, counters);
         }
         for entry in store.scan(Space::Runs, partition_range(rule, partition))? {

@@ -49,11 +49,13 @@ struct KeyState {
 pub struct Limits {
     /// Events waiting for the watermark, across the partition's keys.
     pub max_buffered_events: usize,
+    /// Open partial matches per key; the newest beyond this are dropped (and counted).
+    pub max_runs_per_key: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_buffered_events: 1_000_000 }
+        Limits { max_buffered_events: 1_000_000, max_runs_per_key: 10_000 }
     }
 }
 
@@ -66,6 +68,8 @@ pub struct Counters {
     pub timeouts: u64,
     /// Events fed early because the buffer limit was reached (out-of-order beyond the limit).
     pub forced: u64,
+    /// Partial matches dropped because a key reached its limit.
+    pub dropped_runs: u64,
 }
 
 #[derive(Debug)]
@@ -195,6 +199,15 @@ impl Partition {
             &mut outputs,
             tracing.then_some(&mut lines),
         );
+        let dropped = state.nfa.enforce_limit(self.limits.max_runs_per_key);
+        if dropped > 0 {
+            self.counters.dropped_runs += dropped as u64;
+            if tracing {
+                lines.push(format!(
+                    "  {dropped} partial match(es) dropped: the key reached its limit"
+                ));
+            }
+        }
         self.finish_step(key, outputs, lines, out);
     }
 
