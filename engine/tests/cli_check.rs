@@ -243,7 +243,17 @@ fn convert_separates_yaml_documents() {
 fn schema_prints_json() {
     let out = cepheus(&["schema"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let _: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the schema is JSON");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the schema is JSON");
+    assert!(
+        schema["$schema"].as_str().is_some_and(|s| s.contains("json-schema.org")),
+        "{schema:#}"
+    );
+    // It describes rules: the design's top-level keys are in it.
+    let text = schema.to_string();
+    for key in ["\"pattern\"", "\"within\"", "\"emit\""] {
+        assert!(text.contains(key), "no {key} in the schema");
+    }
 }
 
 /// Runs `cepheus args` with a stdout whose reader is already gone.

@@ -108,7 +108,7 @@ pub mod codes {
     pub const ABSENT_ENDS_GROUP: Code = Code("E0220");
     /// An absent stage with contiguity `any` (there is no "not followed by any").
     pub const ABSENT_ANY_CONTIGUITY: Code = Code("E0221");
-    /// An optional element right before an absent stage (Flink: "an optional path to NOT
+    /// An optional element right before a `not next` stage (Flink: "an optional path to NOT
     /// condition is not supported").
     pub const OPTIONAL_BEFORE_ABSENT: Code = Code("E0222");
     /// An optional element right after a greedy loop (Flink: "optional pattern cannot be

@@ -79,15 +79,6 @@ struct Checker<'a, 'r> {
     out: &'a mut Vec<Diagnostic>,
 }
 
-/// How a stage is referred to, for messages.
-#[derive(Clone, Copy)]
-enum Use<'a> {
-    /// `stage.path`
-    Bare,
-    /// `agg(stage...)`
-    Aggregate(&'a str),
-}
-
 impl Checker<'_, '_> {
     fn expr(&mut self, e: &Expr) {
         match &e.kind {
@@ -110,7 +101,7 @@ impl Checker<'_, '_> {
             self.misspelt_stage(p, head);
             return;
         };
-        if !self.visible(info, element, p.span, Use::Bare) {
+        if !self.visible(info, element, p.span) {
             return;
         }
         if !info.single {
@@ -206,7 +197,8 @@ impl Checker<'_, '_> {
     fn aggregate(&mut self, agg: Aggregate, args: &[Expr], span: Span) {
         let name = agg.name();
         if let Scope::Filter = self.scope {
-            self.out.push(filter_sees_no_stage(span, &format!("`{name}(..)` aggregates a stage")));
+            let message = format!("the filter uses `{name}`, which aggregates a stage's events");
+            self.out.push(filter_sees_no_stage(span, message));
             return;
         }
         let wrong_kind = |found: &str| {
@@ -244,7 +236,7 @@ impl Checker<'_, '_> {
             self.out.push(d);
             return;
         };
-        if !self.visible(info, element, path.span, Use::Aggregate(name)) {
+        if !self.visible(info, element, path.span) {
             return;
         }
         let fields = path.segments.len() - 1;
@@ -264,34 +256,28 @@ impl Checker<'_, '_> {
     }
 
     /// Whether this scope may see `info` at all; reports why not.
-    fn visible(&mut self, info: &StageInfo<'_>, element: &Element, at: Span, how: Use<'_>) -> bool {
+    fn visible(&mut self, info: &StageInfo<'_>, element: &Element, at: Span) -> bool {
         let name = info.name;
-        let what = match how {
-            Use::Bare => format!("`{name}`"),
-            Use::Aggregate(agg) => format!("`{agg}({name}..)`"),
-        };
+        let defined =
+            |d: Diagnostic| d.with_label(element.name().span, format!("`{name}` is defined here"));
         if let Scope::Filter = self.scope {
-            self.out.push(
-                filter_sees_no_stage(at, &format!("{what} refers to a stage"))
-                    .with_label(element.name().span, format!("`{name}` is defined here")),
-            );
+            let d = filter_sees_no_stage(at, format!("the filter refers to stage `{name}`"));
+            self.out.push(defined(d));
             return false;
         }
         if info.is_group || info.absent {
-            let (kind, help) = if info.is_group {
-                ("a group, which holds no events of its own", "refer to one of the group's stages")
+            let (kind, why, help) = if info.is_group {
+                ("group", "holds no events of its own", "refer to one of the group's stages")
             } else {
-                (
-                    "an absent stage, which never holds an event",
-                    "refer to a stage that takes events",
-                )
+                ("absent stage", "never holds an event", "refer to a stage that takes events")
             };
-            self.out.push(
-                Diagnostic::error(codes::REF_TO_EVENTLESS, format!("{what} refers to {kind}"))
-                    .at(at, "no events to read here")
-                    .with_label(element.name().span, format!("`{name}` is defined here"))
-                    .with_help(help),
-            );
+            let d = Diagnostic::error(
+                codes::REF_TO_EVENTLESS,
+                format!("reference to {kind} `{name}`, which {why}"),
+            )
+            .at(at, "no events to read here")
+            .with_help(help);
+            self.out.push(defined(d));
             return false;
         }
         let Scope::Condition { owner, own } = self.scope else { return true };
@@ -301,7 +287,7 @@ impl Checker<'_, '_> {
         let d = if info.order == *owner {
             Diagnostic::error(
                 codes::UNKNOWN_STAGE_REF,
-                format!("{what} refers to `{name}` inside its own condition"),
+                format!("`{name}` refers to itself in its own condition"),
             )
             .at(at, format!("`{name}` does not repeat: it has no earlier events of its own"))
             .with_help(
@@ -309,14 +295,19 @@ impl Checker<'_, '_> {
                  (`metadata.value`, not `stage.metadata.value`)",
             )
         } else {
-            Diagnostic::error(
-                codes::UNKNOWN_STAGE_REF,
-                format!("{what} refers to `{name}`, which comes later in the pattern"),
-            )
-            .at(at, "not matched yet when this condition is evaluated")
-            .with_label(element.name().span, format!("`{name}` is defined here"))
-            .with_help(
-                "a condition can refer only to stages before it (and to itself when it loops)",
+            let owner = self.stages.infos[*owner].name;
+            defined(
+                Diagnostic::error(
+                    codes::UNKNOWN_STAGE_REF,
+                    format!(
+                        "the condition of `{owner}` refers to `{name}`, which comes later in the \
+                         pattern"
+                    ),
+                )
+                .at(at, "not matched yet when this condition is evaluated")
+                .with_help(
+                    "a condition can refer only to stages before it (and to itself when it loops)",
+                ),
             )
         };
         self.out.push(d);
@@ -324,16 +315,13 @@ impl Checker<'_, '_> {
     }
 }
 
-fn filter_sees_no_stage(at: Span, what: &str) -> Diagnostic {
-    Diagnostic::error(
-        codes::STAGE_REF_OUTSIDE_PATTERN,
-        format!("`filter` cannot use stages: {what}"),
-    )
-    .at(at, "no stage exists where the filter runs")
-    .with_help(
-        "the filter runs on each event alone, before the pattern; move this condition into \
+fn filter_sees_no_stage(at: Span, message: String) -> Diagnostic {
+    Diagnostic::error(codes::STAGE_REF_OUTSIDE_PATTERN, message)
+        .at(at, "no stage exists where the filter runs")
+        .with_help(
+            "the filter runs on each event alone, before the pattern; move this condition into \
              a stage's `where`",
-    )
+        )
 }
 
 fn why_not_single(element: &Element, info: &StageInfo<'_>) -> &'static str {

@@ -60,8 +60,10 @@ pub fn parse_path(text: &str, ctx: Ctx) -> Result<Path, Diagnostic> {
 /// text (that is how a literal `{{` is written: `{{ "{{" }}`), and adjacent texts merge.
 pub fn parse_template(text: &str, ctx: Ctx) -> Result<Template, Diagnostic> {
     check_depth(text, ctx, TextKind::Template)?;
-    let mut pairs = CepParser::parse(Rule::template_only, text)
-        .map_err(|e| pest_error(e, codes::TEMPLATE_SYNTAX, "invalid template", ctx))?;
+    let mut pairs = CepParser::parse(Rule::template_only, text).map_err(|e| {
+        unclosed_hole(text, ctx)
+            .unwrap_or_else(|| pest_error(e, codes::TEMPLATE_SYNTAX, "invalid template", ctx))
+    })?;
     let template = pairs.next().expect("template_only matched");
     check_tree_depth(&template, ctx)?;
     let mut parts: Vec<TemplatePart> = Vec::new();
@@ -97,6 +99,18 @@ pub(crate) enum TextKind {
     Template,
     /// DSL rule text: string literals and `#` comments are skipped.
     Dsl,
+}
+
+/// The first `{{` with no `}}` anywhere after it. pest would report such a hole as a missing
+/// operator at the end of the text; the mistake is the `{{` left open.
+fn unclosed_hole(text: &str, ctx: Ctx) -> Option<Diagnostic> {
+    let open = text.match_indices("{{").map(|(i, _)| i).find(|&i| !text[i + 2..].contains("}}"))?;
+    let at = ctx.base + open as u32;
+    Some(
+        Diagnostic::error(codes::TEMPLATE_SYNTAX, "unclosed `{{` in template")
+            .at(Span::new(ctx.source, at, at + 2), "this `{{` is never closed")
+            .with_help("end the expression with `}}`; a literal `{{` is written `{{ \"{{\" }}`"),
+    )
 }
 
 /// Refuses text nested deeper than [`MAX_DEPTH`] before the recursive parser sees it.
