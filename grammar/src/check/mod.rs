@@ -3,15 +3,15 @@
 //! The front ends guarantee only that a rule is well-formed text; these passes decide whether
 //! it means something the engine can run with Apache Flink CEP's semantics:
 //!
-//! - [`names`]: rule names unique in the loaded set, stage and group names unique in a rule,
+//! - `names`: rule names unique in the loaded set, stage and group names unique in a rule,
 //!   the `skip` target;
-//! - [`structure`]: where contiguity, absent stages and `max_gap` may appear; empty patterns
+//! - `structure`: where contiguity, absent stages and `max_gap` may appear; empty patterns
 //!   and groups, and patterns that could match no event;
-//! - [`quantifiers`]: quantifier ranges and the loop options (`greedy`, `consecutive`,
+//! - `quantifiers`: quantifier ranges and the loop options (`greedy`, `consecutive`,
 //!   `allow_combinations`, `until`);
-//! - [`durations`]: `within` and `max_gap` values;
-//! - [`references`]: what `where`, `until` and `filter` expressions may refer to;
-//! - [`emit`]: the same for the `{{ }}` holes of `emit` and `on_timeout` templates.
+//! - `durations`: `within` and `max_gap` values;
+//! - `references`: what `where`, `until` and `filter` expressions may refer to;
+//! - `emit`: the same for the `{{ }}` holes of `emit` and `on_timeout` templates.
 //!
 //! Diagnostics come back sorted by position, so a file's problems read top to bottom.
 

@@ -67,25 +67,31 @@ fn sequence(
                                  stage; put a stage before it",
                             ),
                         );
-                    } else if let Some(prev) = elements.get(i - 1).filter(|p| {
-                        p.quantifier().optional && s.contiguity == Some(Contiguity::Strict)
-                    }) {
-                        // Flink refuses an optional element before any absence; Cepheus refuses
-                        // it before `not next` only, where "the very next event" would depend on
-                        // whether the optional element took one. A relaxed absence is measured
-                        // from whichever event came last, which the engine defines (and its
-                        // property tests check against a reference matcher).
+                    } else if let Some(prev) =
+                        elements.get(i - 1).filter(|p| p.quantifier().optional)
+                    {
+                        // As Flink CEP: which event an absence is measured from would depend on
+                        // whether the optional element took one.
+                        let absence = if s.contiguity == Some(Contiguity::Strict) {
+                            "not next"
+                        } else {
+                            "not followed by"
+                        };
                         out.push(
                             Diagnostic::error(
                                 codes::OPTIONAL_BEFORE_ABSENT,
-                                format!("`not next {}` follows optional `{}`", s.name, prev.name()),
+                                format!(
+                                    "`{absence} {}` follows optional `{}`",
+                                    s.name,
+                                    prev.name()
+                                ),
                             )
-                            .at(s.name.span, "the next event after an element that may be skipped")
+                            .at(s.name.span, "an absence after an element that may be skipped")
                             .with_label(prev.name().span, "optional")
-                            .with_help(
-                                "Flink CEP does not support an optional path to `not next`; \
-                                 write two rules, one with and one without the optional element",
-                            ),
+                            .with_help(format!(
+                                "Flink CEP does not support an optional path to `{absence}`; \
+                                 write two rules, one with and one without the optional element"
+                            )),
                         );
                     }
                     if s.contiguity == Some(Contiguity::NonDeterministic) {

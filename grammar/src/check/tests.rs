@@ -481,7 +481,7 @@ fn an_absent_stage_may_not_be_not_followed_by_any() {
 }
 
 #[test]
-fn an_optional_element_right_before_not_next_is_refused() {
+fn an_optional_element_right_before_an_absence_is_refused() {
     let r = rule(
         "r",
         vec![stage("a"), stage("b").optional(), stage("c").absent().strict(), stage("d")],
@@ -489,8 +489,15 @@ fn an_optional_element_right_before_not_next_is_refused() {
     let d = one(&r, codes::OPTIONAL_BEFORE_ABSENT);
     assert_at(&d, el(&r, "c").name().span);
     assert!(d.secondary[0].span.same_place(&el(&r, "b").name().span));
-    // `not followed by` is measured from whichever event came last: accepted.
+    // Flink refuses `not followed by` after an optional element too.
     let r = rule("r", vec![stage("a"), stage("b").optional(), stage("c").absent(), stage("d")]);
+    let d = one(&r, codes::OPTIONAL_BEFORE_ABSENT);
+    assert!(d.message.contains("not followed by"), "{}", d.message);
+    // Not right before it: accepted.
+    let r = rule(
+        "r",
+        vec![stage("a"), stage("b").optional(), stage("x"), stage("c").absent(), stage("d")],
+    );
     assert_clean(&[r]);
 }
 
