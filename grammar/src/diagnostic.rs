@@ -129,6 +129,8 @@ pub mod codes {
     /// Warning: a field path whose first segment is one typo away from a stage name (it reads
     /// a field of the current event, which is probably not what was meant).
     pub const LIKELY_MISSPELT_STAGE: Code = Code("E0230");
+    /// `max_gap` on an absent stage that does not end the pattern.
+    pub const MAX_GAP_ON_MIDDLE_ABSENCE: Code = Code("E0231");
     /// Anything else the checker refuses, with its reason in the message.
     pub const UNSUPPORTED: Code = Code("E0299");
 }

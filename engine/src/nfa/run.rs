@@ -176,6 +176,8 @@ impl KeyNfa {
         let old_runs = std::mem::take(&mut self.runs);
         let mut kept = Vec::with_capacity(old_runs.len());
         let mut pending = Vec::new();
+        // As Flink's operator: the matches a time step completes come out before its timeouts.
+        let mut timed_out = Vec::new();
         for run in old_runs {
             match deadline(program, &run) {
                 Some((at, _)) if t >= at => {
@@ -193,7 +195,7 @@ impl KeyNfa {
                         tr.push(format!("  run {} timed out at {at}", describe(program, &run)));
                     }
                     if timeouts {
-                        out.push(Output::Timeout { path: self.buffer.path(run.node), at });
+                        timed_out.push(Output::Timeout { path: self.buffer.path(run.node), at });
                     }
                     self.buffer.release(run.node);
                 }
@@ -205,6 +207,7 @@ impl KeyNfa {
             self.completed.sort_by_key(Run::order_key);
             self.emit_completed(program, &mut kept, out, trace);
         }
+        out.extend(timed_out);
         self.runs = kept;
     }
 

@@ -123,6 +123,26 @@ fn sequence(
                         );
                     }
                 }
+                // A trailing `not followed by` waits out its `max_gap` (Flink's window on the
+                // last pattern); an absence anywhere else has no waiting of its own, so a gap
+                // there would be silently meaningless.
+                let ends_rule = group.is_none() && i + 1 == elements.len();
+                if let Some(gap) = s.max_gap.filter(|_| s.absent && !first && !ends_rule) {
+                    out.push(
+                        Diagnostic::error(
+                            codes::MAX_GAP_ON_MIDDLE_ABSENCE,
+                            format!(
+                                "`max_gap` on absent stage `{}`, which does not end the pattern",
+                                s.name
+                            ),
+                        )
+                        .at(gap.span, "only a trailing `not followed by` waits for a time")
+                        .with_help(
+                            "bound the stage after the absence with its own `max_gap`, or the \
+                             whole match with `within`",
+                        ),
+                    );
+                }
                 if let Some(gap) = s.max_gap.filter(|_| first && at_rule_start) {
                     out.push(
                         Diagnostic::error(
