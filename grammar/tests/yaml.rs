@@ -1,8 +1,7 @@
 //! The YAML front end through its public API: the example rule, round trips, diagnostics on
 //! one-mistake fixtures (snapshots), robustness on arbitrary input, and the JSON Schema.
 
-#[path = "support/yaml_arb.rs"]
-mod yaml_arb;
+mod support;
 
 use std::path::Path;
 
@@ -165,7 +164,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn printed_rules_parse_back_equal(rule in yaml_arb::rule()) {
+    fn printed_rules_parse_back_equal(rule in support::arb::arb_rule()) {
         let printed = yaml::print(&rule);
         let (rules, diagnostics) = yaml::parse(&printed, SourceId(0));
         prop_assert!(diagnostics.is_empty(), "{}\n{:?}", printed, diagnostics);
