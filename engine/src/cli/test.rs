@@ -57,10 +57,14 @@ pub fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     let mut summary =
         format!("\ntest result: {verdict}. {} passed; {} failed", tally.passed, tally.failed);
     if tally.unusable > 0 {
-        let _ = write!(summary, "; {} test files could not be used", tally.unusable);
+        let _ = write!(summary, "; {} could not be used", plural(tally.unusable, "test file"));
     }
     if tally.invalid_rules > 0 {
-        let _ = write!(summary, "; the rules of {} test files do not load", tally.invalid_rules);
+        let _ = write!(
+            summary,
+            "; the rules of {} do not load",
+            plural(tally.invalid_rules, "test file")
+        );
     }
     print_stdout(&format!("{summary}\n"))?;
     Ok(if tally.unusable > 0 {
@@ -70,6 +74,10 @@ pub fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// Runs the tests of one file, printing a line per test as it finishes.

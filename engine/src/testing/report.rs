@@ -5,7 +5,10 @@
 //!       rule: "hrv_drop"
 //!     - message: "HRV 30 vs baseline 52"
 //!     + message: "HRV 31 vs baseline 52"
-//!   unexpected trigger: {"trigger_id":"…","rule":"hrv_drop",…}
+//!   unexpected trigger (2 of 2):
+//!     + rule: "hrv_drop"
+//!     + key: "u_2"
+//!     …
 //! ```
 //!
 //! Values are JSON, which is also YAML: an unexpected trigger pastes into `expect` as it is.
@@ -16,6 +19,7 @@ use serde_json::Value;
 
 use super::compare::FieldDiff;
 use super::run::{CaseReport, Kind, Problem};
+use crate::output::fields;
 
 /// The lines explaining why `report` failed, each indented by `indent`; empty if it passed.
 pub fn failure_text(file: &str, report: &CaseReport, indent: &str) -> String {
@@ -66,8 +70,13 @@ pub fn failure_text(file: &str, report: &CaseReport, indent: &str) -> String {
                     }
                 }
             }
-            Problem::Unexpected { kind, actual } => {
-                let _ = writeln!(out, "{indent}unexpected {}: {}", kind.noun(), compact(actual));
+            Problem::Unexpected { kind, number, actual } => {
+                let total = match kind {
+                    Kind::Trigger => report.fired,
+                    Kind::Match => report.matched,
+                };
+                let _ = writeln!(out, "{indent}unexpected {} ({number} of {total}):", kind.noun());
+                write_fields(&mut out, indent, actual);
             }
             Problem::Input { index, pos, message } => {
                 let _ = writeln!(out, "{indent}input {} at {file}:{pos} {message}", index + 1);
@@ -84,6 +93,21 @@ pub fn failure_text(file: &str, report: &CaseReport, indent: &str) -> String {
         }
     }
     out
+}
+
+/// A record's fields one per line, marked as present only in the output. The trigger id is
+/// left out: it is a hash, and nobody writes it into an expectation.
+fn write_fields(out: &mut String, indent: &str, record: &Value) {
+    match record.as_object() {
+        Some(fields) => {
+            for (k, v) in fields.iter().filter(|(k, _)| k.as_str() != fields::TRIGGER_ID) {
+                let _ = writeln!(out, "{indent}  + {k}: {}", compact(v));
+            }
+        }
+        None => {
+            let _ = writeln!(out, "{indent}  + {}", compact(record));
+        }
+    }
 }
 
 fn compact(v: &Value) -> String {

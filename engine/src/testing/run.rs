@@ -50,7 +50,12 @@ pub enum Problem {
     /// An expectation no record fits; `closest` compares it with the most similar record.
     Missing { kind: Kind, pos: Pos, expected: Map<String, Value>, closest: Option<Closest> },
     /// A record no expectation accounts for, when the test asks for nothing else.
-    Unexpected { kind: Kind, actual: Value },
+    Unexpected {
+        kind: Kind,
+        /// 1-based position among the records of its kind, in output order.
+        number: usize,
+        actual: Value,
+    },
     /// An input was refused or late though not marked so, or marked so and was not.
     Input { index: usize, pos: Pos, message: String },
 }
@@ -300,11 +305,15 @@ fn check(
             });
         }
     }
-    let rest = actual.iter().zip(&taken).filter(|(_, t)| !**t).map(|(a, _)| a.clone());
+    let rest = actual.iter().enumerate().filter(|(j, _)| !taken[*j]);
     if exact {
-        problems.extend(rest.map(|actual| Problem::Unexpected { kind, actual }));
+        problems.extend(rest.map(|(j, a)| Problem::Unexpected {
+            kind,
+            number: j + 1,
+            actual: a.clone(),
+        }));
         Vec::new()
     } else {
-        rest.collect()
+        rest.map(|(_, a)| a.clone()).collect()
     }
 }

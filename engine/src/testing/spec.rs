@@ -166,19 +166,41 @@ pub fn parse(text: &str) -> Result<TestFile, SpecError> {
 }
 
 fn yaml_error(err: serde_saphyr::Error) -> SpecError {
+    let err = unwrap_error(err);
     let pos = err
         .location()
         .filter(|l| *l != Location::UNKNOWN)
         .map_or(Pos { line: 1, column: 1 }, |l| Pos::of(&l));
-    // The error's text may span lines; a positioned message reads best as one.
-    let message: String = err
+    if let serde_saphyr::Error::SerdeUnknownField { field, expected, .. } = &err {
+        let hint = match cepheus_grammar::diagnostic::did_you_mean(field, expected.iter().copied())
+        {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("expected one of: {}", expected.join(", ")),
+        };
+        return SpecError::new(pos, format!("unknown key `{field}`: {hint}"));
+    }
+    // The error's text may span lines and repeat the position; a positioned message reads best
+    // as one line without it.
+    let mut message: String = err
         .to_string()
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
+    let suffix = format!(" at line {}, column {}", pos.line, pos.column);
+    if let Some(stripped) = message.strip_suffix(&suffix) {
+        message = stripped.to_string();
+    }
     SpecError::new(pos, message)
+}
+
+fn unwrap_error(err: serde_saphyr::Error) -> serde_saphyr::Error {
+    match err {
+        serde_saphyr::Error::AliasError { error, .. }
+        | serde_saphyr::Error::WithSnippet { error, .. } => unwrap_error(*error),
+        other => other,
+    }
 }
 
 fn test_case(
@@ -375,7 +397,7 @@ tests:
         let text = "tests:\n  - name: t\n    events: []\n    expect: []\n    nothing_els: true\n";
         let err = parse(text).unwrap_err();
         assert_eq!(err.pos, Pos { line: 5, column: 5 }, "{err}");
-        assert!(err.message.contains("nothing_els"), "{err}");
+        assert_eq!(err.message, "unknown key `nothing_els`: did you mean `nothing_else`?");
     }
 
     #[test]
