@@ -179,6 +179,15 @@ fn yaml_error(err: serde_saphyr::Error) -> SpecError {
         };
         return SpecError::new(pos, format!("unknown key `{field}`: {hint}"));
     }
+    match &err {
+        serde_saphyr::Error::Eof { .. } => {
+            return SpecError::new(pos, "the file holds no test (it needs a `tests:` list)");
+        }
+        serde_saphyr::Error::SerdeMissingField { field, .. } => {
+            return SpecError::new(pos, format!("this mapping needs `{field}`"));
+        }
+        _ => {}
+    }
     // The error's text may span lines and repeat the position; a positioned message reads best
     // as one line without it.
     let mut message: String = err
@@ -192,6 +201,10 @@ fn yaml_error(err: serde_saphyr::Error) -> SpecError {
     if let Some(stripped) = message.strip_suffix(&suffix) {
         message = stripped.to_string();
     }
+    // serde names YAML's kinds of node; a test writer thinks in lists and mappings.
+    let message = message
+        .replace("expected sequence start", "expected a list (items written `- ...`)")
+        .replace("expected mapping start", "expected a mapping (`key: value` lines)");
     SpecError::new(pos, message)
 }
 
