@@ -139,3 +139,17 @@ fn a_failure_anywhere_fails_the_run_and_passing_files_still_report() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("test result: FAILED. 6 passed; 3 failed"), "{out}");
 }
+
+#[test]
+fn invalid_rules_fail_their_tests_with_the_rule_diagnostics() {
+    let file = format!("{FIXTURES}/invalid_rule.test.yaml");
+    let o = cepheus(&["test", &file]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout)
+            .contains(&format!("test {file}: cannot run ... FAILED (the rules do not load)")),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(text(&o.stderr).contains("invalid_rule.yaml:7:9"), "{}", text(&o.stderr));
+}

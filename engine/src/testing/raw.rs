@@ -1,5 +1,5 @@
 //! The serde mirror of a rule test file: what the YAML may say, with positions, and no logic.
-//! [`super::spec`] validates it into a [`super::TestFile`].
+//! `spec.rs` validates it into a [`super::TestFile`].
 
 use serde::Deserialize;
 use serde_json::{Map, Value};

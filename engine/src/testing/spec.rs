@@ -1,4 +1,4 @@
-//! Reading a rule test file: YAML text -> [`raw`](super::raw) mirror -> a checked [`TestFile`],
+//! Reading a rule test file: YAML text -> the serde mirror (`raw.rs`) -> a checked [`TestFile`],
 //! or the first problem with its line and column.
 
 use std::fmt;
