@@ -16,3 +16,4 @@ pub mod nfa;
 pub mod output;
 pub mod replay;
 pub mod runtime;
+pub mod testing;

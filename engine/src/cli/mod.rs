@@ -10,6 +10,7 @@ mod explain;
 mod replay;
 mod rules;
 mod schema;
+mod test;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Print the compiled NFA of rules (states and edges), as text or Graphviz.
     Explain(explain::ExplainArgs),
+    /// Run rule test files (`*.test.yaml`): events in, expected triggers out; exit 1 on a failure.
+    Test(test::TestArgs),
 }
 
 impl Command {
@@ -51,6 +54,7 @@ impl Command {
             Command::Schema(args) => schema::run(args),
             Command::Replay(args) => replay::run(args),
             Command::Explain(args) => explain::run(args),
+            Command::Test(args) => test::run(args),
         }
     }
 }
