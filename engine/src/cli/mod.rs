@@ -9,6 +9,7 @@ mod convert;
 mod explain;
 mod replay;
 mod rules;
+mod run;
 mod schema;
 
 use std::io::{self, Write};
@@ -41,6 +42,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Print the compiled NFA of rules (states and edges), as text or Graphviz.
     Explain(explain::ExplainArgs),
+    /// Run the engine: over Kafka when brokers are configured, else over JSON lines (stdin).
+    Run(run::RunArgs),
 }
 
 impl Command {
@@ -51,6 +54,7 @@ impl Command {
             Command::Schema(args) => schema::run(args),
             Command::Replay(args) => replay::run(args),
             Command::Explain(args) => explain::run(args),
+            Command::Run(args) => run::run(args),
         }
     }
 }
