@@ -17,10 +17,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::Message;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::DeliveryFuture;
+use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -189,9 +189,14 @@ async fn commit_loop(
             }
         }
         if let Some((topic, partition, offset)) = p.offset {
+            // The next offset to read, stored exactly (`store_offset` would add one itself).
+            let mut tpl = TopicPartitionList::new();
+            let next = Offset::Offset(offset + 1);
             // Fails only when the partition was revoked meanwhile: its new owner reads the
             // record again, which at-least-once allows.
-            let _ = consumer.store_offset(&topic, partition, offset + 1);
+            if tpl.add_partition_offset(&topic, partition, next).is_ok() {
+                let _ = consumer.store_offsets(&tpl);
+            }
         }
     }
     Ok(())
