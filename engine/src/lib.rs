@@ -8,10 +8,13 @@
 //!
 //! Main types, in pipeline order: [`compile::RuleSet`], [`nfa::Program`], [`event::Event`],
 //! [`runtime::Pipeline`] and [`runtime::Partition`], [`nfa::KeyNfa`], and [`output::trigger`].
-//! [`replay::replay`] drives the whole path over a JSON-lines input.
+//! [`replay::replay`] drives the whole path over a JSON-lines input; [`daemon`] runs it as a
+//! service, over Kafka ([`io::source::kafka`], [`io::sink::kafka`]) or JSON lines.
 
 pub mod compile;
+pub mod daemon;
 pub mod event;
+pub mod io;
 pub mod nfa;
 pub mod output;
 pub mod replay;

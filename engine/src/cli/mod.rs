@@ -9,6 +9,7 @@ mod convert;
 mod explain;
 mod replay;
 mod rules;
+mod run;
 mod schema;
 mod test;
 
@@ -42,6 +43,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Print the compiled NFA of rules (states and edges), as text or Graphviz.
     Explain(explain::ExplainArgs),
+    /// Run the engine: over Kafka when brokers are configured, else over JSON lines (stdin).
+    Run(run::RunArgs),
     /// Run rule test files (`*.test.yaml`): events in, expected triggers out; exit 1 on a failure.
     Test(test::TestArgs),
 }
@@ -54,6 +57,7 @@ impl Command {
             Command::Schema(args) => schema::run(args),
             Command::Replay(args) => replay::run(args),
             Command::Explain(args) => explain::run(args),
+            Command::Run(args) => run::run(args),
             Command::Test(args) => test::run(args),
         }
     }

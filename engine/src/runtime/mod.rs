@@ -5,6 +5,7 @@
 //! [`Partition`], which orders events per key behind its watermark and steps the NFAs.
 
 mod checkpoint;
+pub mod clock;
 mod partition;
 
 use std::sync::Arc;
@@ -70,6 +71,19 @@ impl Pipeline {
     /// Offers one record (JSON text) at input position `seq` (increasing: a line number or a
     /// Kafka offset); `record_time` is used by rules without `source.time`.
     pub fn offer(&mut self, raw: &str, seq: u64, record_time: i64, result: &mut StepResult) {
+        self.offer_from(None, raw, seq, record_time, result);
+    }
+
+    /// [`Pipeline::offer`] for a record read from `topic`: only rules whose `source.topics`
+    /// name it (or name none) see it. `None` (a file, stdin) offers it to every rule.
+    pub fn offer_from(
+        &mut self,
+        topic: Option<&str>,
+        raw: &str,
+        seq: u64,
+        record_time: i64,
+        result: &mut StepResult,
+    ) {
         let json: serde_json::Value = match serde_json::from_str(raw) {
             Ok(v) => v,
             Err(e) => {
@@ -88,6 +102,12 @@ impl Pipeline {
         let mut out = Vec::new();
         for (i, (rule, partition)) in self.rules.rules.iter().zip(&mut self.partitions).enumerate()
         {
+            if let Some(t) = topic
+                && !rule.topics.is_empty()
+                && !rule.topics.iter().any(|r| r == t)
+            {
+                continue;
+            }
             let mut event =
                 Event { seq, ts: record_time, raw: raw.clone(), fields: fields.clone() };
             if let Some(filter) = &rule.filter {

@@ -1,0 +1,346 @@
+//! The Kafka daemon's main loop: joins the group (or assigns a backfill's partitions), routes
+//! each record to the worker of its partition number, pauses a partition whose worker's queue is
+//! full, reacts to rebalances, and shuts down gracefully.
+//!
+//! Shutdown (the `stop` signal): stop fetching; close every worker's queue, so the workers
+//! finish the records already queued and their committers store the offsets whose outputs were
+//! acknowledged; flush the producer; commit the stored offsets synchronously; leave the group.
+//! Records fetched but not yet queued (behind a paused partition) are not committed and are
+//! read again by the next run.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::TopicPartitionList;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::worker::{self, Shared, Worker};
+use super::{Config, DaemonError, log};
+use crate::compile::RuleSet;
+use crate::io::sink::Router;
+use crate::io::sink::kafka::KafkaSink;
+use crate::io::source::kafka::{self as source, Assignment, StartFrom};
+
+/// How a run starts and what group it commits to.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub from: StartFrom,
+    /// The group whose offsets are used and committed (default: `config.group_id`, or
+    /// `<group_id>-backfill` with a start position).
+    pub group_id: Option<String>,
+}
+
+/// Back-off between attempts when the broker does not answer: doubles up to the maximum.
+const BACKOFF_START: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Runs until `stop` turns true (or a worker fails). `Ok` after a graceful shutdown.
+pub async fn run(
+    config: &Config,
+    rules: Arc<RuleSet>,
+    opts: RunOptions,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), DaemonError> {
+    let Some(brokers) = config.brokers.clone() else {
+        return Err(DaemonError::Config("no `brokers` configured".into()));
+    };
+    let mut inputs: Vec<String> = rules.rules.iter().flat_map(|r| r.topics.clone()).collect();
+    inputs.sort();
+    inputs.dedup();
+    if inputs.is_empty() {
+        return Err(DaemonError::Config("no rule names a source topic".into()));
+    }
+    let router = Router::new(
+        Arc::clone(&rules),
+        config.default_alerts_topic.clone(),
+        config.dlq_topic(),
+        config.late_topic(),
+    );
+
+    // The output topics, retried while the broker does not answer.
+    let outputs = router.output_topics();
+    let mut backoff = BACKOFF_START;
+    loop {
+        match super::topics::ensure(config, &brokers, &outputs).await {
+            Ok(()) => break,
+            Err(e @ DaemonError::Config(_)) => return Err(e),
+            Err(e) => {
+                log("warn", format_args!("{e}; retrying in {backoff:?}"));
+                if sleep_or_stop(backoff, &mut stop).await {
+                    return Ok(());
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+
+    let group = opts.group_id.clone().unwrap_or_else(|| match opts.from {
+        StartFrom::Committed => config.group_id.clone(),
+        _ => format!("{}-backfill", config.group_id),
+    });
+    let (changes_tx, mut changes) = mpsc::unbounded_channel();
+    let consumer =
+        source::consumer(&brokers, &group, &config.consumer, config.commit_interval, changes_tx)
+            .map_err(|e| DaemonError::Config(format!("consumer properties: {e}")))?;
+    let consumer = Arc::new(consumer);
+    match opts.from {
+        StartFrom::Committed => {
+            let topics: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            consumer.subscribe(&topics).map_err(|e| DaemonError::kafka("subscribing", e))?;
+            log("info", format_args!("joined group {group} for {}", inputs.join(", ")));
+        }
+        from => {
+            let mut backoff = BACKOFF_START;
+            loop {
+                match source::assign_from(&consumer, &inputs, from, Duration::from_secs(10)) {
+                    Ok(parts) => {
+                        log(
+                            "info",
+                            format_args!("backfill of {} partitions ({group})", parts.len()),
+                        );
+                        break;
+                    }
+                    Err(e) => {
+                        log(
+                            "warn",
+                            format_args!("assigning partitions: {e}; retrying in {backoff:?}"),
+                        );
+                        if sleep_or_stop(backoff, &mut stop).await {
+                            return Ok(());
+                        }
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                    }
+                }
+            }
+        }
+    }
+
+    let sink = KafkaSink::new(&brokers, &config.producer)
+        .map_err(|e| DaemonError::Config(format!("producer properties: {e}")))?;
+    let shared = Arc::new(Shared {
+        router,
+        rules,
+        sink: sink.clone(),
+        consumer: Arc::clone(&consumer),
+        limits: config.runtime_limits(),
+        max_record_bytes: config.limits.max_record_bytes,
+        idle_timeout: config.idle_timeout,
+    });
+    let mut state = Loop {
+        shared,
+        capacity: config.limits.queue_capacity,
+        workers: HashMap::new(),
+        retired: Vec::new(),
+        stash: HashMap::new(),
+        assigned: BTreeSet::new(),
+    };
+
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut backoff = BACKOFF_START;
+    let outcome: Result<(), DaemonError> = loop {
+        tokio::select! {
+            _ = stop.changed() => break Ok(()),
+            Some(change) = changes.recv() => state.rebalanced(change),
+            msg = consumer.recv() => match msg {
+                Ok(m) => {
+                    backoff = BACKOFF_START;
+                    state.dispatch(m.detach());
+                }
+                Err(e) => {
+                    // Never spin on a broker that is down: wait, longer each time.
+                    log("warn", format_args!("consuming: {e}; next attempt in {backoff:?}"));
+                    if sleep_or_stop(backoff, &mut stop).await {
+                        break Ok(());
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            },
+            _ = tick.tick() => {
+                state.drain_stash();
+                if let Some(e) = state.failed().await {
+                    break Err(e);
+                }
+            }
+        }
+    };
+
+    // Graceful shutdown: stop fetching, finish in-flight records, flush, commit.
+    let joins = state.close();
+    let mut first_error = outcome.err();
+    for j in joins {
+        let r = j.await.map_err(|e| DaemonError::Internal(format!("worker: {e}"))).and_then(|r| r);
+        if let Err(e) = r {
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Err(e) = sink.flush(Duration::from_secs(30)) {
+        first_error.get_or_insert(DaemonError::kafka("flushing the producer", e));
+    }
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        // Nothing stored since the last commit.
+        Ok(())
+        | Err(rdkafka::error::KafkaError::ConsumerCommit(
+            rdkafka::types::RDKafkaErrorCode::NoOffset,
+        )) => {}
+        Err(e) => log("warn", format_args!("final commit: {e}")),
+    }
+    consumer.unsubscribe();
+    log("info", format_args!("stopped"));
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Sleeps for `d`; `true` if `stop` was signalled meanwhile.
+async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+/// The supervisor's state between events.
+struct Loop {
+    shared: Arc<Shared>,
+    capacity: usize,
+    /// Partition number -> its worker.
+    workers: HashMap<i32, Worker>,
+    /// Workers of revoked partitions, finishing their queues.
+    retired: Vec<JoinHandle<Result<(), DaemonError>>>,
+    /// Records waiting for room in a full queue, per partition number; their partitions are
+    /// paused until the stash drains. Bounded by what librdkafka had fetched before the pause.
+    stash: HashMap<i32, VecDeque<OwnedMessage>>,
+    assigned: BTreeSet<(String, i32)>,
+}
+
+impl Loop {
+    fn dispatch(&mut self, msg: OwnedMessage) {
+        let p = msg.partition();
+        if self.stash.contains_key(&p) {
+            // Keep the input order: behind what already waits.
+            self.pause(msg.topic(), p);
+            self.stash.entry(p).or_default().push_back(msg);
+            return;
+        }
+        let worker = self
+            .workers
+            .entry(p)
+            .or_insert_with(|| worker::spawn(p, Arc::clone(&self.shared), self.capacity));
+        match worker.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                self.pause(msg.topic(), p);
+                self.stash.entry(p).or_default().push_back(msg);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                // The worker failed; `failed` reports why on the next tick.
+            }
+        }
+    }
+
+    fn pause(&self, topic: &str, partition: i32) {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        // Pausing a partition that was just revoked fails harmlessly.
+        let _ = self.shared.consumer.pause(&tpl);
+    }
+
+    /// Moves stashed records into queues that have room; resumes partitions whose stash is empty.
+    fn drain_stash(&mut self) {
+        let mut emptied = Vec::new();
+        for (p, q) in &mut self.stash {
+            let Some(worker) = self.workers.get(p) else {
+                emptied.push(*p);
+                continue;
+            };
+            while let Some(msg) = q.pop_front() {
+                match worker.tx.try_send(msg) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(msg)) => {
+                        q.push_front(msg);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => break,
+                }
+            }
+            if q.is_empty() {
+                emptied.push(*p);
+            }
+        }
+        for p in emptied {
+            self.stash.remove(&p);
+            let mut tpl = TopicPartitionList::new();
+            for (t, q) in &self.assigned {
+                if *q == p {
+                    tpl.add_partition(t, p);
+                }
+            }
+            let _ = self.shared.consumer.resume(&tpl);
+        }
+    }
+
+    fn rebalanced(&mut self, change: Assignment) {
+        match change {
+            Assignment::Assigned(parts) => {
+                log("info", format_args!("assigned {}", describe(&parts)));
+                self.assigned.extend(parts);
+            }
+            Assignment::Revoked(parts) => {
+                log("info", format_args!("revoked {}", describe(&parts)));
+                for p in &parts {
+                    self.assigned.remove(p);
+                }
+                // A partition number's worker stops when none of its topics' partitions is
+                // ours any more; it finishes what is queued (its stores for revoked partitions
+                // fail, and the new owner reads those records again).
+                let numbers: BTreeSet<i32> = parts.iter().map(|(_, p)| *p).collect();
+                for p in numbers {
+                    if !self.assigned.iter().any(|(_, q)| *q == p) {
+                        self.stash.remove(&p);
+                        if let Some(w) = self.workers.remove(&p) {
+                            self.retired.push(w.join);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The error of a worker that stopped on its own, if any.
+    async fn failed(&mut self) -> Option<DaemonError> {
+        let done: Vec<i32> =
+            self.workers.iter().filter(|(_, w)| w.join.is_finished()).map(|(p, _)| *p).collect();
+        for p in done {
+            let w = self.workers.remove(&p).expect("listed above");
+            match w.join.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Some(e),
+                Err(e) => return Some(DaemonError::Internal(format!("worker {p}: {e}"))),
+            }
+        }
+        None
+    }
+
+    /// Closes every queue; the returned tasks finish and commit.
+    fn close(self) -> Vec<JoinHandle<Result<(), DaemonError>>> {
+        let mut joins = self.retired;
+        joins.extend(self.workers.into_values().map(|w| w.join));
+        joins
+    }
+}
+
+fn describe(parts: &[(String, i32)]) -> String {
+    if parts.is_empty() {
+        return "no partitions".into();
+    }
+    parts.iter().map(|(t, p)| format!("{t}[{p}]")).collect::<Vec<_>>().join(", ")
+}

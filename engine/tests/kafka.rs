@@ -1,0 +1,484 @@
+//! The daemon against a real Kafka broker (`scripts/kafka start`; `scripts/test` starts it).
+//!
+//! The broker is at `CEPHEUS_TEST_BROKERS` (default `127.0.0.1:19092`). Every test uses its own
+//! topics, app name and consumer group, so tests share one broker and rerun on the same data.
+//! When the broker does not answer, the tests fail under CI (`CI=true`) and are skipped, with a
+//! message, elsewhere.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cepheus_engine::compile::{RuleSet, compile};
+use cepheus_engine::daemon::Config;
+use cepheus_engine::daemon::config::RawConfig;
+use cepheus_engine::daemon::supervisor::{self, RunOptions};
+use cepheus_engine::io::source::kafka::StartFrom;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+fn brokers() -> String {
+    std::env::var("CEPHEUS_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into())
+}
+
+/// Whether the broker answers; under CI a broker that does not is a failure, not a skip.
+fn broker_up() -> bool {
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("client config");
+    match consumer.fetch_metadata(None, Duration::from_secs(10)) {
+        Ok(_) => true,
+        Err(e) => {
+            let msg = format!(
+                "no Kafka broker at {} ({e}): run `scripts/kafka start` (scripts/test does)",
+                brokers()
+            );
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{msg}");
+            }
+            eprintln!("skipped: {msg}");
+            false
+        }
+    }
+}
+
+/// A name no earlier run on the same broker used.
+fn unique(prefix: &str) -> String {
+    let r = RandomState::new().hash_one(std::process::id());
+    format!("{prefix}-{:012x}", r & 0xffff_ffff_ffff)
+}
+
+async fn create_topic(name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap();
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let r = admin.create_topics(&[topic], &AdminOptions::new()).await.unwrap();
+    r[0].as_ref().unwrap_or_else(|e| panic!("creating {name}: {e:?}"));
+}
+
+fn producer() -> FutureProducer {
+    ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap()
+}
+
+async fn produce(p: &FutureProducer, topic: &str, key: Option<&str>, value: &[u8]) {
+    let mut rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).payload(value);
+    if let Some(k) = key {
+        rec = rec.key(k);
+    }
+    p.send(rec, Duration::from_secs(10)).await.unwrap_or_else(|(e, _)| panic!("produce: {e}"));
+}
+
+/// One record read back: key, value and headers as text.
+#[derive(Debug, Clone)]
+struct Read {
+    key: Option<String>,
+    value: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Read {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.value).unwrap_or_else(|e| panic!("{}: {e}", self.value))
+    }
+}
+
+/// Reads `topic` from the beginning until `count` records arrived (or `deadline` passed), then
+/// `settle` longer to catch any record too many.
+fn read(topic: &str, count: usize, deadline: Duration, settle: Duration) -> Vec<Read> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    c.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let start = Instant::now();
+    let mut full_at: Option<Instant> = None;
+    loop {
+        if let Some(t) = full_at {
+            if t.elapsed() >= settle {
+                break;
+            }
+        } else if start.elapsed() >= deadline {
+            break;
+        }
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            let m = match m {
+                Ok(m) => m,
+                // The daemon creates its topics when it starts: until then, wait.
+                Err(rdkafka::error::KafkaError::MessageConsumption(
+                    rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+                )) => continue,
+                Err(e) => panic!("reading {topic}: {e}"),
+            };
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let headers = m
+                .headers()
+                .map(|h| {
+                    h.iter().map(|h| (h.key.to_string(), h.value.map(text).unwrap_or_default()))
+                })
+                .into_iter()
+                .flatten()
+                .collect();
+            out.push(Read {
+                key: m.key().map(text),
+                value: m.payload().map(text).unwrap_or_default(),
+                headers,
+            });
+        }
+        if full_at.is_none() && out.len() >= count {
+            full_at = Some(Instant::now());
+        }
+    }
+    out
+}
+
+fn rules(texts: &[String]) -> Arc<RuleSet> {
+    let named: Vec<(String, &str)> =
+        texts.iter().enumerate().map(|(i, t)| (format!("rule{i}.yaml"), t.as_str())).collect();
+    let refs: Vec<(&str, &str)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    let loaded = cepheus_grammar::load_texts(&refs);
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    Arc::new(compile(&loaded.rules).expect("rules compile"))
+}
+
+/// A rule pack's YAML, reading `input` and emitting to `alerts`.
+fn pack_rule(file: &str, input: &str, alerts: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules").join(file);
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("topics:") {
+                format!("  topics: [{input}]")
+            } else if l.trim_start().starts_with("topic:") {
+                format!("  topic: {alerts}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn config(app: &str, idle: &str) -> Config {
+    let raw: RawConfig = Config::parse(&format!(
+        "brokers: {}\napp: {app}\nidle_timeout: {idle}\ncommit_interval: 200ms\n",
+        brokers()
+    ))
+    .unwrap();
+    Config::from_raw(raw, Vec::new()).unwrap()
+}
+
+/// A daemon running in this process until the returned sender says stop.
+struct Daemon {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), cepheus_engine::daemon::DaemonError>>,
+}
+
+impl Daemon {
+    fn start(config: Config, rules: Arc<RuleSet>, from: StartFrom) -> Daemon {
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            supervisor::run(&config, rules, RunOptions { from, group_id: None }, rx).await
+        });
+        Daemon { stop, task }
+    }
+
+    async fn shutdown(self) {
+        self.stop.send(true).unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("shuts down within 20 s")
+            .expect("the task did not panic");
+        r.expect("graceful shutdown");
+    }
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The events of every rule pack's golden case through Kafka (keyed by the rule's key, spread
+/// over three partitions by the default partitioner) give exactly replay's triggers; the
+/// absence rule's trigger comes from its idle partition's wall clock, not from a flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_pack_cases_give_replays_triggers_over_three_partitions() {
+    if !broker_up() {
+        return;
+    }
+    let cases = [
+        (
+            "child-safety/repeated_violations.yaml",
+            "child-safety/tests/repeated_violations",
+            "child_id",
+        ),
+        ("health/hrv_drop.yaml", "health/tests/hrv_drop", "user_id"),
+        ("health/missing_heart_rate.yaml", "health/tests/missing_heart_rate", "user_id"),
+        (
+            "learning/wrong_answers_in_a_row.yaml",
+            "learning/tests/wrong_answers_in_a_row",
+            "learner_id",
+        ),
+        (
+            "security/motion_then_unauthorized_face.yaml",
+            "security/tests/motion_then_unauthorized_face",
+            "camera_id",
+        ),
+    ];
+    let app = unique("packs");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let mut texts = Vec::new();
+    let mut topics = Vec::new();
+    for (i, (file, _, _)) in cases.iter().enumerate() {
+        let input = format!("{app}-in{i}");
+        let alerts = format!("{app}-alerts{i}");
+        create_topic(&input, 3).await;
+        texts.push(pack_rule(file, &input, &alerts));
+        topics.push((input, alerts));
+    }
+    let daemon = Daemon::start(config(&app, "1s"), rules(&texts), StartFrom::Committed);
+    let p = producer();
+    for ((_, dir, key_field), (input, _)) in cases.iter().zip(&topics) {
+        for line in lines(&root.join(dir).join("events.jsonl")) {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let key = v[key_field].as_str().map(str::to_string);
+            produce(&p, input, key.as_deref(), line.as_bytes()).await;
+        }
+    }
+    for ((_, dir, _), (_, alerts)) in cases.iter().zip(&topics) {
+        let expected = lines(&root.join(dir).join("expected.jsonl"));
+        let got = read(alerts, expected.len(), Duration::from_secs(20), Duration::from_millis(500));
+        let mut got_values: Vec<String> = got.iter().map(|r| r.value.clone()).collect();
+        let mut expected_sorted = expected.clone();
+        got_values.sort();
+        expected_sorted.sort();
+        assert_eq!(got_values, expected_sorted, "triggers of {dir}");
+        for r in &got {
+            let t = r.json();
+            assert_eq!(r.key.as_deref(), t["key"].as_str(), "keyed by the match key");
+            assert_eq!(r.header("cepheus.rule"), t["rule"].as_str());
+            assert_eq!(r.header("cepheus.rule.version").map(str::len), Some(16));
+        }
+    }
+    daemon.shutdown().await;
+}
+
+const CAMERA_RULE: &str = "name: motion_then_face
+source:
+  topics: [INPUT]
+  key: camera_id
+  time: timestamp
+pattern:
+  - stage: motion
+    where: kind == \"motion\"
+  - stage: face
+    where: kind == \"face\"
+within: 30s
+emit:
+  topic: ALERTS
+  fields:
+    severity: 1.0
+";
+
+fn camera_rule(input: &str, alerts: &str) -> String {
+    CAMERA_RULE.replace("INPUT", input).replace("ALERTS", alerts)
+}
+
+fn cam(id: &str, camera: &str, kind: &str, ts: &str) -> String {
+    format!(
+        r#"{{"event_id": "{id}", "camera_id": "{camera}", "kind": "{kind}", "timestamp": "{ts}"}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_records_go_to_the_dlq_and_the_engine_keeps_going() {
+    if !broker_up() {
+        return;
+    }
+    let app = unique("dlq");
+    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
+    create_topic(&input, 1).await;
+    let daemon = Daemon::start(
+        config(&app, "10s"),
+        rules(&[camera_rule(&input, &alerts)]),
+        StartFrom::Committed,
+    );
+    let p = producer();
+    let bad: [(&[u8], &str); 4] = [
+        (b"not json", "not valid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (
+            br#"{"kind": "motion", "timestamp": "2024-01-01T00:00:00Z"}"#,
+            "no key: field `camera_id` is missing",
+        ),
+        (b"\xff\xfe", "not UTF-8"),
+    ];
+    produce(&p, &input, None, cam("m1", "c1", "motion", "2024-01-01T00:00:00Z").as_bytes()).await;
+    for (value, _) in &bad {
+        produce(&p, &input, Some("k"), value).await;
+    }
+    produce(&p, &input, None, cam("f1", "c1", "face", "2024-01-01T00:00:05Z").as_bytes()).await;
+
+    let dlq =
+        read(&format!("{app}.dlq"), bad.len(), Duration::from_secs(20), Duration::from_millis(300));
+    assert_eq!(dlq.len(), bad.len(), "{dlq:?}");
+    for (i, (r, (value, reason))) in dlq.iter().zip(&bad).enumerate() {
+        assert_eq!(r.value.as_bytes(), String::from_utf8_lossy(value).as_bytes());
+        assert_eq!(r.key.as_deref(), Some("k"), "the original key is kept");
+        let error = r.header("cepheus.error").unwrap();
+        assert!(error.starts_with(reason), "record {i}: {error:?} should start with {reason:?}");
+        assert_eq!(r.header("cepheus.source.topic"), Some(input.as_str()));
+        assert_eq!(r.header("cepheus.source.partition"), Some("0"));
+        assert_eq!(r.header("cepheus.source.offset"), Some((i + 1).to_string().as_str()));
+        assert!(r.header("cepheus.source.time").is_some());
+    }
+    let got = read(&alerts, 1, Duration::from_secs(20), Duration::from_millis(300));
+    assert_eq!(got.len(), 1, "the engine kept going after the bad records: {got:?}");
+    assert_eq!(got[0].json()["context_window"], serde_json::json!(["m1", "f1"]));
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_events_go_to_the_late_topic() {
+    if !broker_up() {
+        return;
+    }
+    let app = unique("late");
+    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
+    create_topic(&input, 1).await;
+    let daemon = Daemon::start(
+        config(&app, "10s"),
+        rules(&[camera_rule(&input, &alerts)]),
+        StartFrom::Committed,
+    );
+    let p = producer();
+    produce(&p, &input, Some("c1"), cam("m1", "c1", "motion", "2024-01-01T01:00:00Z").as_bytes())
+        .await;
+    let late = cam("m0", "c2", "motion", "2024-01-01T00:00:00Z");
+    produce(&p, &input, Some("c2"), late.as_bytes()).await;
+    let got = read(&format!("{app}.late"), 1, Duration::from_secs(20), Duration::from_millis(300));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].value, late);
+    assert_eq!(got[0].key.as_deref(), Some("c2"));
+    assert_eq!(got[0].header("cepheus.rule"), Some("motion_then_face"));
+    assert_eq!(got[0].header("cepheus.watermark"), Some("2024-01-01T01:00:00Z"));
+    assert_eq!(got[0].header("cepheus.source.offset"), Some("1"));
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absence_rule_fires_on_an_idle_partition() {
+    if !broker_up() {
+        return;
+    }
+    let app = unique("idle");
+    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
+    create_topic(&input, 2).await;
+    let rule = pack_rule("health/missing_heart_rate.yaml", &input, &alerts);
+    let daemon = Daemon::start(config(&app, "500ms"), rules(&[rule]), StartFrom::Committed);
+    let p = producer();
+    // Worn an hour ago (event time); no sample follows, and no other event moves time.
+    let worn = serde_json::json!({
+        "event_id": "w1", "user_id": "u_9", "event_type": "device_worn",
+        "timestamp": cepheus_engine::event::format_rfc3339(
+            cepheus_engine::runtime::clock::wall_millis() - 3_600_000),
+    });
+    produce(&p, &input, Some("u_9"), worn.to_string().as_bytes()).await;
+    let got = read(&alerts, 1, Duration::from_secs(20), Duration::from_millis(300));
+    assert_eq!(got.len(), 1, "{got:?}");
+    let t = got[0].json();
+    assert_eq!(t["rule"], "missing_heart_rate");
+    assert_eq!(t["key"], "u_9");
+    assert_eq!(t["context_window"], serde_json::json!(["w1"]));
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_commits_so_a_restart_does_not_reprocess() {
+    if !broker_up() {
+        return;
+    }
+    let app = unique("restart");
+    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
+    create_topic(&input, 2).await;
+    let rules = rules(&[camera_rule(&input, &alerts)]);
+    let p = producer();
+
+    let daemon = Daemon::start(config(&app, "10s"), Arc::clone(&rules), StartFrom::Committed);
+    // Time moves forward across the two keys: they may share a partition, and its watermark.
+    for (c, s) in [("c1", 0), ("c2", 10)] {
+        let m = format!("2024-01-01T00:00:{s:02}Z");
+        let f = format!("2024-01-01T00:00:{:02}Z", s + 1);
+        produce(&p, &input, Some(c), cam("m1", c, "motion", &m).as_bytes()).await;
+        produce(&p, &input, Some(c), cam("f1", c, "face", &f).as_bytes()).await;
+    }
+    let first = read(&alerts, 2, Duration::from_secs(20), Duration::from_millis(0));
+    assert_eq!(first.len(), 2, "{first:?}");
+    daemon.shutdown().await;
+
+    let daemon = Daemon::start(config(&app, "10s"), Arc::clone(&rules), StartFrom::Committed);
+    produce(&p, &input, Some("c3"), cam("m2", "c3", "motion", "2024-01-01T00:01:00Z").as_bytes())
+        .await;
+    produce(&p, &input, Some("c3"), cam("f2", "c3", "face", "2024-01-01T00:01:01Z").as_bytes())
+        .await;
+    let all = read(&alerts, 3, Duration::from_secs(20), Duration::from_secs(2));
+    daemon.shutdown().await;
+    let keys: Vec<&str> = all.iter().map(|r| r.key.as_deref().unwrap()).collect();
+    assert_eq!(all.len(), 3, "the restart read only the new records: {keys:?}");
+    assert!(keys.contains(&"c3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_from_earliest_uses_its_own_group() {
+    if !broker_up() {
+        return;
+    }
+    let app = unique("backfill");
+    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
+    create_topic(&input, 2).await;
+    let p = producer();
+    // Time moves forward across the two keys: they may share a partition, and its watermark.
+    for (c, s) in [("c1", 0), ("c2", 10)] {
+        let m = format!("2024-01-01T00:00:{s:02}Z");
+        let f = format!("2024-01-01T00:00:{:02}Z", s + 1);
+        produce(&p, &input, Some(c), cam("m1", c, "motion", &m).as_bytes()).await;
+        produce(&p, &input, Some(c), cam("f1", c, "face", &f).as_bytes()).await;
+    }
+    p.flush(Duration::from_secs(5)).unwrap();
+    let rules = rules(&[camera_rule(&input, &alerts)]);
+    let daemon = Daemon::start(config(&app, "10s"), rules, StartFrom::Earliest);
+    let got = read(&alerts, 2, Duration::from_secs(20), Duration::from_millis(300));
+    daemon.shutdown().await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    // The live group (the app name) has no committed offsets: it was not disturbed.
+    let live: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", &app)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition(&input, 0);
+    tpl.add_partition(&input, 1);
+    let committed = live.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    for e in committed.elements() {
+        assert_eq!(e.offset(), rdkafka::Offset::Invalid, "live group moved: {e:?}");
+    }
+}
