@@ -131,6 +131,8 @@ pub mod codes {
     pub const LIKELY_MISSPELT_STAGE: Code = Code("E0230");
     /// `max_gap` on an absent stage that does not end the pattern.
     pub const MAX_GAP_ON_MIDDLE_ABSENCE: Code = Code("E0231");
+    /// Warning: `max_gap` on a stage right after a loop, where it is not enforced.
+    pub const MAX_GAP_AFTER_LOOP: Code = Code("E0232");
     /// Anything else the checker refuses, with its reason in the message.
     pub const UNSUPPORTED: Code = Code("E0299");
 }

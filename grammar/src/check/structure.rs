@@ -143,6 +143,27 @@ fn sequence(
                         ),
                     );
                 }
+                if let Some(gap) = s.max_gap.filter(|_| !s.absent && !first)
+                    && let Some(prev) = elements.get(i - 1).filter(|p| p.quantifier().is_looping())
+                {
+                    out.push(
+                        Diagnostic::warning(
+                            codes::MAX_GAP_AFTER_LOOP,
+                            format!(
+                                "`max_gap` on `{}` right after the loop `{}`",
+                                s.name,
+                                prev.name()
+                            ),
+                        )
+                        .at(gap.span, "not enforced while the loop may still take events")
+                        .with_label(prev.name().span, "a loop")
+                        .with_help(
+                            "a partial match waits for this stage in the loop's state, where only \
+                             the loop's own `max_gap` applies (as in Flink CEP); bound the match \
+                             with `within`",
+                        ),
+                    );
+                }
                 if let Some(gap) = s.max_gap.filter(|_| first && at_rule_start) {
                     out.push(
                         Diagnostic::error(

@@ -734,3 +734,13 @@ fn a_path_one_typo_from_a_stage_is_a_warning() {
         vec![stage("face"), stage("b").where_("face_id.x == 1 && fac == 2")],
     )]);
 }
+
+#[test]
+fn max_gap_right_after_a_loop_is_a_warning() {
+    let r = rule("r", vec![stage("a").times(1, None), stage("b").gap(1000)]);
+    let ds = check(std::slice::from_ref(&r));
+    assert_eq!(codes_of(&ds), vec![codes::MAX_GAP_AFTER_LOOP.0], "{ds:#?}");
+    assert!(!ds[0].is_error());
+    // After a single stage the gap is enforced: nothing to say.
+    assert_clean(&[rule("r", vec![stage("a"), stage("b").gap(1000)])]);
+}
