@@ -302,6 +302,19 @@ fn camera_rule(input: &str, alerts: &str) -> String {
     CAMERA_RULE.replace("INPUT", input).replace("ALERTS", alerts)
 }
 
+/// The camera rule running over a fresh one-partition input topic: (app, input, alerts, daemon).
+async fn camera_daemon(prefix: &str) -> (String, String, String, Daemon) {
+    let app = unique(prefix);
+    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
+    create_topic(&input, 1).await;
+    let daemon = Daemon::start(
+        config(&app, "10s"),
+        rules(&[camera_rule(&input, &alerts)]),
+        StartFrom::Committed,
+    );
+    (app, input, alerts, daemon)
+}
+
 fn cam(id: &str, camera: &str, kind: &str, ts: &str) -> String {
     format!(
         r#"{{"event_id": "{id}", "camera_id": "{camera}", "kind": "{kind}", "timestamp": "{ts}"}}"#
@@ -313,14 +326,7 @@ async fn malformed_records_go_to_the_dlq_and_the_engine_keeps_going() {
     if !broker_up() {
         return;
     }
-    let app = unique("dlq");
-    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
-    create_topic(&input, 1).await;
-    let daemon = Daemon::start(
-        config(&app, "10s"),
-        rules(&[camera_rule(&input, &alerts)]),
-        StartFrom::Committed,
-    );
+    let (app, input, alerts, daemon) = camera_daemon("dlq").await;
     let p = producer();
     let bad: [(&[u8], &str); 4] = [
         (b"not json", "not valid JSON"),
@@ -361,14 +367,7 @@ async fn late_events_go_to_the_late_topic() {
     if !broker_up() {
         return;
     }
-    let app = unique("late");
-    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
-    create_topic(&input, 1).await;
-    let daemon = Daemon::start(
-        config(&app, "10s"),
-        rules(&[camera_rule(&input, &alerts)]),
-        StartFrom::Committed,
-    );
+    let (app, input, _alerts, daemon) = camera_daemon("late").await;
     let p = producer();
     produce(&p, &input, Some("c1"), cam("m1", "c1", "motion", "2024-01-01T01:00:00Z").as_bytes())
         .await;
