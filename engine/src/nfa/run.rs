@@ -55,15 +55,28 @@ pub enum Output {
 /// current event are computed once per event, whatever the number of runs).
 #[derive(Debug, Default)]
 pub struct Scratch {
+    conds: CondCache,
+    /// Take and ignore edges of one run, with the final state a take reaches by proceeding.
+    edges: Vec<(Edge, StateId, Option<StateId>)>,
+    stack: Vec<StateId>,
+    /// The runs one run becomes.
+    next: Vec<Run>,
+    /// A run vector whose capacity the next step reuses.
+    spare: Vec<Run>,
+}
+
+/// Results of event-local conditions for the current event (valid while `epoch` matches).
+#[derive(Debug, Default)]
+struct CondCache {
     epoch: u64,
     cache: Vec<(u64, bool)>,
 }
 
 impl Scratch {
     fn next_event(&mut self, exprs: usize) {
-        self.epoch += 1;
-        if self.cache.len() < exprs {
-            self.cache.resize(exprs, (0, false));
+        self.conds.epoch += 1;
+        if self.conds.cache.len() < exprs {
+            self.conds.cache.resize(exprs, (0, false));
         }
     }
 }
@@ -117,21 +130,26 @@ impl KeyNfa {
         mut trace: Trace<'_>,
     ) {
         scratch.next_event(program.exprs.len());
-        let old_runs = std::mem::take(&mut self.runs);
-        let mut new_runs = Vec::with_capacity(old_runs.len() + 1);
+        let mut old_runs = std::mem::take(&mut self.runs);
+        // The vectors of a step are reused from step to step (and key to key): no allocation
+        // per event once they have grown to the key's number of runs.
+        let mut new_runs = std::mem::take(&mut scratch.spare);
+        new_runs.clear();
+        let mut next = std::mem::take(&mut scratch.next);
         let mut potential = Vec::new();
-        for run in old_runs {
-            let next = self.step_run(program, &run, event, scratch, trace.as_deref_mut());
+        for run in old_runs.drain(..) {
+            next.clear();
+            self.step_run(program, &run, event, scratch, &mut next, trace.as_deref_mut());
+            let kept_from = new_runs.len();
             let mut stopped = false;
-            let mut retained = Vec::with_capacity(next.len());
-            for n in next {
+            for n in next.drain(..) {
                 match program.state(n.state).kind {
                     StateKind::Final => potential.push(n),
                     StateKind::Stop => {
                         stopped = true;
                         self.buffer.release(n.node);
                     }
-                    StateKind::Normal | StateKind::Pending => retained.push(n),
+                    StateKind::Normal | StateKind::Pending => new_runs.push(n),
                 }
             }
             if stopped {
@@ -141,14 +159,17 @@ impl KeyNfa {
                         describe(program, &run)
                     ));
                 }
-                for r in retained {
+                // A stop discards everything this run became on this event (matches aside).
+                for r in new_runs.drain(kept_from..) {
                     self.buffer.release(r.node);
                 }
-            } else {
-                new_runs.extend(retained);
             }
         }
-        new_runs.sort_by_key(Run::order_key);
+        scratch.next = next;
+        scratch.spare = old_runs;
+        if !new_runs.is_sorted_by_key(Run::order_key) {
+            new_runs.sort_by_key(Run::order_key);
+        }
         potential.sort_by_key(Run::order_key);
         if program.skip == SkipStrategy::NoSkip {
             for m in potential {
@@ -245,22 +266,38 @@ impl KeyNfa {
         run: &Run,
         event: &Event,
         scratch: &mut Scratch,
+        result: &mut Vec<Run>,
         mut trace: Trace<'_>,
-    ) -> Vec<Run> {
+    ) {
         let is_start = run.state == program.start;
         let scope =
             Scope { program, event: Some(event), path: PathRef::Buffer(&self.buffer, run.node) };
-        let edges = decision_graph(program, run.state, scope, scratch, trace.as_deref_mut());
-        // Which take edges also reach the final state by proceeding (an optional tail).
-        let finals: Vec<Option<StateId>> = edges
-            .iter()
-            .map(|(e, _)| match e.action {
-                Action::Take => final_after_proceed(program, e.target, scope, scratch),
-                _ => None,
-            })
-            .collect();
-        let mut result = Vec::with_capacity(edges.len() + 1);
-        for ((edge, source), fin) in edges.iter().zip(finals) {
+        let mut edges = std::mem::take(&mut scratch.edges);
+        edges.clear();
+        decision_graph(
+            program,
+            run.state,
+            scope,
+            &mut scratch.conds,
+            &mut scratch.stack,
+            &mut edges,
+            trace.as_deref_mut(),
+        );
+        // Which take edges also reach the final state by proceeding (an optional tail): found
+        // before the buffer changes below, while the scope still reads it.
+        for (e, _, fin) in &mut edges {
+            if e.action == Action::Take {
+                *fin = final_after_proceed(
+                    program,
+                    e.target,
+                    scope,
+                    &mut scratch.conds,
+                    &mut scratch.stack,
+                );
+            }
+        }
+        for (edge, source, fin) in edges.iter() {
+            let fin = *fin;
             match edge.action {
                 // The start run is always kept below; it does not also ignore.
                 Action::Ignore if is_start => {}
@@ -307,7 +344,7 @@ impl KeyNfa {
             result.push(Run::start_run(program));
         }
         self.buffer.release(run.node);
-        result
+        scratch.edges = edges;
     }
 
     /// Emits held matches that no open run started before, applying the skip strategy.
@@ -396,7 +433,7 @@ fn pruning_point(
     }
 }
 
-fn cond_holds(program: &Program, cond: CondId, scope: Scope<'_>, scratch: &mut Scratch) -> bool {
+fn cond_holds(program: &Program, cond: CondId, scope: Scope<'_>, scratch: &mut CondCache) -> bool {
     match program.conds[cond as usize] {
         Cond::True => true,
         Cond::Not(c) => !cond_holds(program, c, scope, scratch),
@@ -426,11 +463,13 @@ fn decision_graph(
     program: &Program,
     from: StateId,
     scope: Scope<'_>,
-    scratch: &mut Scratch,
+    conds: &mut CondCache,
+    stack: &mut Vec<StateId>,
+    edges: &mut Vec<(Edge, StateId, Option<StateId>)>,
     mut trace: Trace<'_>,
-) -> Vec<(Edge, StateId)> {
-    let mut edges = Vec::new();
-    let mut stack = vec![from];
+) {
+    stack.clear();
+    stack.push(from);
     // A proceed cycle cannot take an event; the checker refuses patterns that could build one,
     // and this bound keeps a step finite whatever the program.
     let mut budget = program.states.len() * 4 + 4;
@@ -440,7 +479,7 @@ fn decision_graph(
         }
         budget -= 1;
         for edge in &program.state(state).edges {
-            let ok = cond_holds(program, edge.cond, scope, scratch);
+            let ok = cond_holds(program, edge.cond, scope, conds);
             if let Some(t) = trace.as_deref_mut() {
                 t.push(format!(
                     "  {} --{:?}--> {}: {}",
@@ -453,12 +492,11 @@ fn decision_graph(
             if ok {
                 match edge.action {
                     Action::Proceed => stack.push(edge.target),
-                    Action::Take | Action::Ignore => edges.push((*edge, state)),
+                    Action::Take | Action::Ignore => edges.push((*edge, state, None)),
                 }
             }
         }
     }
-    edges
 }
 
 /// The final state, if `state` reaches it by proceed edges alone on this event.
@@ -466,9 +504,11 @@ fn final_after_proceed(
     program: &Program,
     state: StateId,
     scope: Scope<'_>,
-    scratch: &mut Scratch,
+    conds: &mut CondCache,
+    stack: &mut Vec<StateId>,
 ) -> Option<StateId> {
-    let mut stack = vec![state];
+    stack.clear();
+    stack.push(state);
     let mut budget = program.states.len() * 4 + 4;
     while let Some(s) = stack.pop() {
         if budget == 0 {
@@ -476,7 +516,7 @@ fn final_after_proceed(
         }
         budget -= 1;
         for edge in &program.state(s).edges {
-            if edge.action == Action::Proceed && cond_holds(program, edge.cond, scope, scratch) {
+            if edge.action == Action::Proceed && cond_holds(program, edge.cond, scope, conds) {
                 if program.state(edge.target).kind == StateKind::Final {
                     return Some(edge.target);
                 }
