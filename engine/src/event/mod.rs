@@ -1,17 +1,19 @@
 //! Events: decoding, field access, key and event-time extraction.
 //!
-//! A record is parsed once; the fields the loaded rules read (a [`FieldTable`] built when the
-//! rules compile) are projected into a flat array of [`Val`]s that conditions index directly.
-//! The original text is kept for output (`--matches`, the `context_window` ids).
+//! A record is decoded once, straight into the fields the loaded rules read (a [`FieldTable`]
+//! built when the rules compile): a flat array of [`Val`]s that conditions index directly (see
+//! [`Projector`]). The original text is kept for output (`--matches`, the `context_window` ids).
 
+mod decode;
 mod time;
 mod value;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cepheus_grammar::ast::Segment;
 use rustc_hash::FxHashMap;
 
+pub use decode::Projector;
 pub use time::{format_rfc3339, parse_time};
 pub use value::{Val, format_float};
 
@@ -23,6 +25,8 @@ pub type FieldId = u32;
 pub struct FieldTable {
     paths: Vec<Vec<Segment>>,
     index: FxHashMap<Vec<Segment>, FieldId>,
+    /// The paths compiled for decoding; built on first use, dropped when a path is added.
+    projector: OnceLock<Projector>,
 }
 
 impl FieldTable {
@@ -38,6 +42,7 @@ impl FieldTable {
         let id = FieldId::try_from(self.paths.len()).expect("fewer than 2^32 field paths");
         self.paths.push(path.to_vec());
         self.index.insert(path.to_vec(), id);
+        self.projector = OnceLock::new();
         id
     }
 
@@ -53,7 +58,19 @@ impl FieldTable {
         &self.paths[id as usize]
     }
 
-    /// Projects every field of the table out of a decoded JSON value.
+    /// The table compiled for decoding records.
+    pub fn projector(&self) -> &Projector {
+        self.projector.get_or_init(|| Projector::new(self))
+    }
+
+    /// Decodes a record (JSON text) into the value of every field of the table, in one pass
+    /// and without building a JSON tree; see [`Projector::decode`].
+    pub fn decode(&self, text: &str) -> Result<Arc<[Val]>, RecordError> {
+        self.projector().decode(text)
+    }
+
+    /// Projects every field of the table out of a decoded JSON value. [`FieldTable::decode`]
+    /// gives the same values from the text, without the tree.
     pub fn project(&self, json: &serde_json::Value) -> Box<[Val]> {
         self.paths.iter().map(|p| lookup(json, p).map_or(Val::Missing, Val::from_json)).collect()
     }

@@ -88,10 +88,9 @@ impl KeyNfa {
             let seq = dec.read_u64()?;
             let ts = dec.read_i64()?;
             let raw = dec.read_str()?;
-            let json: serde_json::Value = serde_json::from_str(raw)
-                .map_err(|e| dec.error(format_args!("stored event is not JSON: {e}")))?;
-            let event =
-                Event { seq, ts, raw: Arc::from(raw), fields: fields.project(&json).into() };
+            let fields =
+                fields.decode(raw).map_err(|e| dec.error(format_args!("stored event: {e}")))?;
+            let event = Event { seq, ts, raw: Arc::from(raw), fields };
             let id = buffer.events.insert(EventSlot { event, refs: 0 });
             buffer.by_seq.insert(seq, id);
             event_ids.push(id);

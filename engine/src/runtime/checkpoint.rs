@@ -109,14 +109,9 @@ impl Partition {
             let mut dec = Decoder::new(&v, "pending event", VERSION..=VERSION)?;
             let key = dec.read_str()?;
             let raw = dec.read_str()?;
-            let json: serde_json::Value = serde_json::from_str(raw)
-                .map_err(|e| dec.error(format_args!("stored event is not JSON: {e}")))?;
-            let event = Event {
-                seq: pk.seq,
-                ts: pk.time,
-                raw: Arc::from(raw),
-                fields: fields.project(&json).into(),
-            };
+            let fields =
+                fields.decode(raw).map_err(|e| dec.error(format_args!("stored event: {e}")))?;
+            let event = Event { seq: pk.seq, ts: pk.time, raw: Arc::from(raw), fields };
             dec.finish()?;
             p.insert_buffered(Arc::from(key), event);
         }

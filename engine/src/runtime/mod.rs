@@ -84,20 +84,13 @@ impl Pipeline {
         record_time: i64,
         result: &mut StepResult,
     ) {
-        let json: serde_json::Value = match serde_json::from_str(raw) {
-            Ok(v) => v,
-            Err(e) => {
-                result
-                    .rejected
-                    .push(Rejected { rule: None, error: RecordError::NotJson(e.to_string()) });
+        let fields = match self.rules.fields.decode(raw) {
+            Ok(fields) => fields,
+            Err(error) => {
+                result.rejected.push(Rejected { rule: None, error });
                 return;
             }
         };
-        if !json.is_object() {
-            result.rejected.push(Rejected { rule: None, error: RecordError::NotObject });
-            return;
-        }
-        let fields: Arc<[Val]> = self.rules.fields.project(&json).into();
         let raw: Arc<str> = Arc::from(raw);
         let mut out = Vec::new();
         for (i, (rule, partition)) in self.rules.rules.iter().zip(&mut self.partitions).enumerate()
