@@ -5,6 +5,7 @@
 //! When the broker does not answer, the tests fail under CI (`CI=true`) and are skipped, with a
 //! message, elsewhere.
 
+use std::collections::BTreeSet;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -186,15 +187,23 @@ fn config(app: &str, idle: &str) -> Config {
 struct Daemon {
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), cepheus_engine::daemon::DaemonError>>,
+    /// The partitions it owns, as of its last rebalance.
+    assignment: watch::Receiver<supervisor::Partitions>,
 }
 
 impl Daemon {
     fn start(config: Config, rules: Arc<RuleSet>, from: StartFrom) -> Daemon {
         let (stop, rx) = watch::channel(false);
+        let (assigned_tx, assignment) = watch::channel(supervisor::Partitions::new());
         let task = tokio::spawn(async move {
-            supervisor::run(&config, rules, RunOptions { from, group_id: None }, rx).await
+            let opts = RunOptions { from, group_id: None };
+            supervisor::run_reporting(&config, rules, opts, rx, assigned_tx).await
         });
-        Daemon { stop, task }
+        Daemon { stop, task, assignment }
+    }
+
+    fn assigned(&self) -> supervisor::Partitions {
+        self.assignment.borrow().clone()
     }
 
     async fn shutdown(self) {
@@ -480,4 +489,89 @@ async fn backfill_from_earliest_uses_its_own_group() {
     for e in committed.elements() {
         assert_eq!(e.offset(), rdkafka::Offset::Invalid, "live group moved: {e:?}");
     }
+}
+
+/// Two instances in one group split a four-partition topic between them and together produce
+/// exactly the triggers one engine produces over the same events (embedded mode, which is
+/// replay's), none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_in_one_group_split_the_partitions() {
+    if !broker_up() {
+        return;
+    }
+    let app = unique("group");
+    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
+    create_topic(&input, 4).await;
+    let rules = rules(&[camera_rule(&input, &alerts)]);
+    // Frequent heartbeats: when one instance joins first, the cooperative rebalance that hands
+    // half of its partitions to the other completes sooner.
+    let mut cfg = config(&app, "10s");
+    cfg.consumer.insert("heartbeat.interval.ms".into(), "300".into());
+    let a = Daemon::start(cfg.clone(), Arc::clone(&rules), StartFrom::Committed);
+    let b = Daemon::start(cfg, Arc::clone(&rules), StartFrom::Committed);
+
+    // Wait until the group settled: each owns some partitions, and together exactly all four.
+    let all: supervisor::Partitions = (0..4).map(|p| (input.clone(), p)).collect();
+    let start = Instant::now();
+    let split = loop {
+        let (pa, pb) = (a.assigned(), b.assigned());
+        if !pa.is_empty() && !pb.is_empty() && pa.is_disjoint(&pb) {
+            let union: supervisor::Partitions = pa.union(&pb).cloned().collect();
+            if union == all {
+                break (pa, pb);
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no split: {pa:?} / {pb:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Forty cameras, keyed by camera id; time only moves forward, so nothing is late in any
+    // partition. Every third camera sees a face without motion first: no trigger.
+    let mut events = Vec::new();
+    for i in 0..40 {
+        let camera = format!("cam{i:02}");
+        let at = |s: i32| format!("2024-01-01T00:{:02}:{:02}Z", i / 6, (i % 6) * 10 + s);
+        let first = if i % 3 == 0 { "face" } else { "motion" };
+        events.push((camera.clone(), cam(&format!("e{i}a"), &camera, first, &at(0))));
+        events.push((camera.clone(), cam(&format!("e{i}b"), &camera, "face", &at(1))));
+    }
+    let p = producer();
+    let mut partition_of = std::collections::HashMap::new();
+    for (camera, value) in &events {
+        let rec: FutureRecord<'_, str, [u8]> =
+            FutureRecord::to(&input).key(camera.as_str()).payload(value.as_bytes());
+        let delivered =
+            p.send(rec, Duration::from_secs(10)).await.unwrap_or_else(|(e, _)| panic!("{e}"));
+        partition_of.insert(camera.clone(), delivered.partition);
+    }
+
+    // What one engine produces over the same events.
+    let text: String = events.iter().map(|(_, v)| format!("{v}\n")).collect();
+    let mut out = Vec::new();
+    cepheus_engine::daemon::embedded::run(
+        &config(&app, "10s"),
+        Arc::clone(&rules),
+        text.as_bytes(),
+        "-",
+        &mut out,
+        std::io::sink(),
+    )
+    .unwrap();
+    let mut expected: Vec<String> =
+        String::from_utf8(out).unwrap().lines().map(str::to_string).collect();
+    expected.sort();
+    assert_eq!(expected.len(), 26, "two in three cameras match");
+
+    let got = read(&alerts, expected.len(), Duration::from_secs(20), Duration::from_secs(1));
+    let mut values: Vec<String> = got.iter().map(|r| r.value.clone()).collect();
+    values.sort();
+    assert_eq!(values, expected, "the same triggers as one engine, none twice");
+
+    // Both instances did part of the work: triggers came from every partition, and the
+    // split did not change while the events were processed.
+    let from: BTreeSet<i32> = got.iter().map(|r| partition_of[r.key.as_deref().unwrap()]).collect();
+    assert_eq!(from, (0..4).collect(), "triggering cameras cover all four partitions");
+    assert_eq!((a.assigned(), b.assigned()), split, "no rebalance while processing");
+    a.shutdown().await;
+    b.shutdown().await;
 }

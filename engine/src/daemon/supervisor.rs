@@ -38,12 +38,27 @@ pub struct RunOptions {
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// The partitions a daemon owns: (topic, partition) pairs.
+pub type Partitions = BTreeSet<(String, i32)>;
+
 /// Runs until `stop` turns true (or a worker fails). `Ok` after a graceful shutdown.
 pub async fn run(
     config: &Config,
     rules: Arc<RuleSet>,
     opts: RunOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<(), DaemonError> {
+    run_reporting(config, rules, opts, stop, watch::channel(Partitions::new()).0).await
+}
+
+/// [`run`], publishing the group's assignment to `assignment` after every rebalance, so an
+/// observer (a test, a health check) can see which partitions this instance owns.
+pub async fn run_reporting(
+    config: &Config,
+    rules: Arc<RuleSet>,
+    opts: RunOptions,
     mut stop: watch::Receiver<bool>,
+    assignment: watch::Sender<Partitions>,
 ) -> Result<(), DaemonError> {
     let Some(brokers) = config.brokers.clone() else {
         return Err(DaemonError::Config("no `brokers` configured".into()));
@@ -137,6 +152,7 @@ pub async fn run(
         retired: Vec::new(),
         stash: HashMap::new(),
         assigned: BTreeSet::new(),
+        assignment,
     };
 
     let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -219,7 +235,9 @@ struct Loop {
     /// Records waiting for room in a full queue, per partition number; their partitions are
     /// paused until the stash drains. Bounded by what librdkafka had fetched before the pause.
     stash: HashMap<i32, VecDeque<OwnedMessage>>,
-    assigned: BTreeSet<(String, i32)>,
+    assigned: Partitions,
+    /// Where `assigned` is published after each rebalance.
+    assignment: watch::Sender<Partitions>,
 }
 
 impl Loop {
@@ -313,6 +331,8 @@ impl Loop {
                 }
             }
         }
+        // Nobody may be watching: that is fine.
+        self.assignment.send_replace(self.assigned.clone());
     }
 
     /// The error of a worker that stopped on its own, if any.
