@@ -18,6 +18,7 @@
 //! | `CEPHEUS_DELIVERY` | `delivery` |
 //! | `CEPHEUS_IDLE_TIMEOUT` | `idle_timeout` |
 //! | `CEPHEUS_COMMIT_INTERVAL` | `commit_interval` |
+//! | `CEPHEUS_WORKERS` | `workers` |
 //! | `CEPHEUS_DEFAULT_ALERTS_TOPIC` | `default_alerts_topic` |
 //! | `CEPHEUS_STATE_DIR` | `state_dir` |
 //! | `CEPHEUS_METRICS_ADDR` | `metrics_addr` |
@@ -59,6 +60,8 @@ pub struct RawConfig {
     pub idle_timeout: Option<String>,
     /// How often acknowledged offsets are committed. Default `1s`.
     pub commit_interval: Option<String>,
+    /// Threads that run the partition workers. Default: the number of cores.
+    pub workers: Option<usize>,
     /// Topic of triggers whose rule names no `emit.topic`. Default `alerts`.
     pub default_alerts_topic: Option<String>,
     /// Directory for durable state (reserved for the state store; accepted and validated).
@@ -159,6 +162,8 @@ pub struct Config {
     pub delivery: Delivery,
     pub idle_timeout: Duration,
     pub commit_interval: Duration,
+    /// Threads that run the partition workers (at least 1).
+    pub workers: usize,
     pub default_alerts_topic: String,
     pub state_dir: Option<PathBuf>,
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -238,6 +243,16 @@ impl Config {
                 }
                 "METRICS_ADDR" => set("metrics_addr", &mut raw.metrics_addr),
                 "STATE_DIR" => raw.state_dir = Some(PathBuf::from(&value)),
+                "WORKERS" => {
+                    match value.trim().parse() {
+                        Ok(n) => raw.workers = Some(n),
+                        Err(_) => problems.push(Problem::new(
+                            name.clone(),
+                            format!("`{value}` is not a number of threads"),
+                        )),
+                    }
+                    origin.insert("workers", name.clone());
+                }
                 "RULES" => {
                     raw.rules = Some(
                         value
@@ -336,6 +351,10 @@ impl Config {
         };
         let idle_timeout = duration("idle_timeout", raw.idle_timeout, 30_000);
         let commit_interval = duration("commit_interval", raw.commit_interval, 1_000);
+        let workers = raw.workers.unwrap_or_else(default_workers);
+        if workers == 0 {
+            problems.push(Problem::new(key("workers"), "must be at least 1"));
+        }
         let default_alerts_topic = raw
             .default_alerts_topic
             .unwrap_or_else(|| crate::output::DEFAULT_ALERTS_TOPIC.to_string());
@@ -415,6 +434,7 @@ impl Config {
                 delivery,
                 idle_timeout,
                 commit_interval,
+                workers,
                 default_alerts_topic,
                 state_dir: raw.state_dir,
                 metrics_addr,
@@ -426,6 +446,11 @@ impl Config {
             _ => Err(problems),
         }
     }
+}
+
+/// One worker thread per core; 1 when the number of cores cannot be read.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1)
 }
 
 /// Variables of `scripts/kafka` (the development broker) that share the `CEPHEUS_KAFKA_` prefix
@@ -565,6 +590,29 @@ mod tests {
         );
         assert!(problems[0].message.contains("not supported yet"), "{}", problems[0]);
         assert!(problems[1].message.contains("no unit"), "{}", problems[1]);
+    }
+
+    #[test]
+    fn workers_default_to_the_cores_and_are_overridden() {
+        assert_eq!(load("{}", &[]).unwrap().workers, default_workers());
+        assert!(default_workers() >= 1);
+        assert_eq!(load("workers: 3\n", &[]).unwrap().workers, 3);
+        let c = load("workers: 3\n", &[("CEPHEUS_WORKERS", " 5 ")]).unwrap();
+        assert_eq!(c.workers, 5, "the variable overrides the file");
+
+        let problems = load("workers: 0\n", &[]).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            (problems[0].key.as_str(), problems[0].message.as_str()),
+            ("workers", "must be at least 1")
+        );
+        let problems = load("{}", &[("CEPHEUS_WORKERS", "0")]).unwrap_err();
+        assert_eq!(problems[0].key, "CEPHEUS_WORKERS");
+        let problems = load("{}", &[("CEPHEUS_WORKERS", "many")]).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].key, "CEPHEUS_WORKERS");
+        assert!(problems[0].message.contains("`many`"), "{}", problems[0]);
+        assert!(Config::parse("workers: -1\n").is_err(), "negative counts are refused");
     }
 
     #[test]

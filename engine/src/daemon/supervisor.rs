@@ -145,7 +145,10 @@ pub async fn run_reporting(
         max_record_bytes: config.limits.max_record_bytes,
         idle_timeout: config.idle_timeout,
     });
+    let threads = WorkerThreads::start(config.workers)?;
+    log("info", format_args!("{} worker threads", config.workers));
     let mut state = Loop {
+        threads: threads.handle(),
         shared,
         capacity: config.limits.queue_capacity,
         workers: HashMap::new(),
@@ -224,8 +227,40 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
+/// The threads that run the partition workers, `workers` of them: a runtime of their own, so
+/// their number follows the configuration whatever runtime runs the supervisor.
+struct WorkerThreads(Option<tokio::runtime::Runtime>);
+
+impl WorkerThreads {
+    fn start(count: usize) -> Result<WorkerThreads, DaemonError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(count)
+            .thread_name("cepheus-worker")
+            .enable_all()
+            .build()
+            .map(|rt| WorkerThreads(Some(rt)))
+            .map_err(|e| DaemonError::Internal(format!("starting {count} worker threads: {e}")))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        self.0.as_ref().expect("present until dropped").handle().clone()
+    }
+}
+
+impl Drop for WorkerThreads {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which the async supervisor must not do; by now every
+        // worker was joined (or the run failed), so nothing is left to wait for.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// The supervisor's state between events.
 struct Loop {
+    /// Where workers run.
+    threads: tokio::runtime::Handle,
     shared: Arc<Shared>,
     capacity: usize,
     /// Partition number -> its worker.
@@ -249,10 +284,9 @@ impl Loop {
             self.stash.entry(p).or_default().push_back(msg);
             return;
         }
-        let worker = self
-            .workers
-            .entry(p)
-            .or_insert_with(|| worker::spawn(p, Arc::clone(&self.shared), self.capacity));
+        let worker = self.workers.entry(p).or_insert_with(|| {
+            worker::spawn(p, Arc::clone(&self.shared), self.capacity, &self.threads)
+        });
         match worker.tx.try_send(msg) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(msg)) => {

@@ -65,10 +65,16 @@ pub struct Worker {
     pub join: JoinHandle<Result<(), DaemonError>>,
 }
 
-/// Starts the worker of partition number `partition` with a queue of `capacity` records.
-pub fn spawn(partition: i32, shared: Arc<Shared>, capacity: usize) -> Worker {
+/// Starts the worker of partition number `partition`, with a queue of `capacity` records, on
+/// the worker threads of `threads`.
+pub fn spawn(
+    partition: i32,
+    shared: Arc<Shared>,
+    capacity: usize,
+    threads: &tokio::runtime::Handle,
+) -> Worker {
     let (tx, rx) = mpsc::channel(capacity);
-    let join = tokio::spawn(run(partition, shared, rx));
+    let join = threads.spawn(run(partition, shared, rx));
     Worker { tx, join }
 }
 
