@@ -88,7 +88,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         };
     }
 
+    // The supervisor loop (signals, rebalances, committing) needs little; the partition workers
+    // run on their own runtime sized by `workers`, so `workers` is what sets the parallelism.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
