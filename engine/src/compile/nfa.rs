@@ -384,14 +384,8 @@ impl<'a> NfaBuilder<'a> {
             return sink;
         }
         visiting.push(sink);
-        let original = self.states[sink as usize].clone();
-        let copy = self.new_state(
-            original.name.split('#').next().unwrap_or("").to_string(),
-            original.stage,
-            original.kind,
-        );
-        self.states[copy as usize].max_gap = original.max_gap;
-        for e in original.edges {
+        let (copy, edges) = self.empty_copy(sink);
+        for e in edges {
             if e.action == Action::Proceed {
                 let target = &self.states[e.target as usize];
                 if target.kind == StateKind::Stop {
@@ -412,15 +406,24 @@ impl<'a> NfaBuilder<'a> {
         copy
     }
 
-    fn copy_state(&mut self, state: StateId) -> StateId {
-        let original = self.states[state as usize].clone();
-        let copy = self.new_state(
+    /// A new state like `state` (name, stage, kind, gap) without edges, and `state`'s edges.
+    fn empty_copy(&mut self, state: StateId) -> (StateId, Vec<Edge>) {
+        let original = &self.states[state as usize];
+        let (base, stage, kind, gap) = (
             original.name.split('#').next().unwrap_or("").to_string(),
             original.stage,
             original.kind,
+            original.max_gap,
         );
-        self.states[copy as usize].max_gap = original.max_gap;
-        for e in original.edges {
+        let edges = original.edges.clone();
+        let copy = self.new_state(base, stage, kind);
+        self.states[copy as usize].max_gap = gap;
+        (copy, edges)
+    }
+
+    fn copy_state(&mut self, state: StateId) -> StateId {
+        let (copy, edges) = self.empty_copy(state);
+        for e in edges {
             let target = if e.target == state { copy } else { e.target };
             self.edge(copy, e.action, target, e.cond);
         }
