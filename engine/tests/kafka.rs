@@ -530,6 +530,8 @@ async fn two_instances_in_one_group_split_the_partitions() {
     // half of its partitions to the other completes sooner.
     let mut cfg = config(&app, "10s");
     cfg.consumer.insert("heartbeat.interval.ms".into(), "300".into());
+    // Records are keyed by camera, as the rule: no repartitioning, the group owns only `input`.
+    cfg.record_keys.insert(input.clone(), "camera_id".into());
     let a = Daemon::start(cfg.clone(), Arc::clone(&rules), StartFrom::Committed);
     let b = Daemon::start(cfg, Arc::clone(&rules), StartFrom::Committed);
 
@@ -597,4 +599,146 @@ async fn two_instances_in_one_group_split_the_partitions() {
     assert_eq!((a.assigned(), b.assigned()), split, "no rebalance while processing");
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// The partition count of `topic`, `None` when it does not exist.
+fn partitions_of(topic: &str) -> Option<usize> {
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("client config");
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).ok()?;
+    md.topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().len())
+}
+
+/// A face recognition and its record key (the camera).
+fn face(id: &str, camera: &str, face: &str, authorized: bool, ts: &str) -> (String, String) {
+    let v = serde_json::json!({
+        "event_id": id, "event_type": "face.recognized", "timestamp": ts, "camera_id": camera,
+        "face_id": face, "person_name": "unknown", "confidence": 0.93, "is_authorized": authorized,
+    });
+    (v.to_string(), camera.to_string())
+}
+
+/// Face recognitions keyed by camera (as cameras publish them) over three partitions: the
+/// camera rule reads them directly, while the rule keyed by face reads them through
+/// `<app>-repartition-<rule>`, where one face's sightings from every partition meet. The
+/// triggers equal one engine's over the same events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_keyed_by_another_field_matches_across_partitions_through_its_repartition_topic() {
+    if !broker_up() {
+        return;
+    }
+    let app = unique("repart");
+    let (input, alerts) = (format!("{app}-in"), format!("{app}-alerts"));
+    create_topic(&input, 3).await;
+    // Sightings from different partitions interleave in the repartition topic: a bound on
+    // disorder larger than the test's time span keeps every event on time.
+    let bounded = |file: &str| {
+        pack_rule(file, &input, &alerts)
+            .replace("max_out_of_orderness: 5s", "max_out_of_orderness: 1h")
+    };
+    let by_face = bounded("security/unauthorized_faces_on_three_cameras.yaml");
+    let by_camera = bounded("security/motion_then_unauthorized_face.yaml");
+    assert!(by_face.contains("max_out_of_orderness: 1h"));
+    let rules = rules(&[by_camera, by_face]);
+    let mut cfg = config(&app, "1s");
+    cfg.record_keys.insert(input.clone(), "camera_id".into());
+    let daemon = Daemon::start(cfg.clone(), Arc::clone(&rules), StartFrom::Committed);
+
+    let at = |m: u32, s: u32| format!("2024-03-01T12:{m:02}:{s:02}Z");
+    let events = vec![
+        // face_a on three cameras within 10 minutes: a trigger keyed by the face.
+        face("f1", "cam_01", "face_a", false, &at(0, 0)),
+        face("f2", "cam_02", "face_b", false, &at(0, 30)),
+        face("f5", "cam_02", "face_b", false, &at(1, 0)),
+        face("f3", "cam_04", "face_a", false, &at(2, 0)),
+        face("f4", "cam_05", "face_x", true, &at(2, 30)),
+        face("f6", "cam_07", "face_a", false, &at(4, 0)),
+        // face_b: two distinct cameras, then a third one more than 10 minutes after the first.
+        face("f7", "cam_03", "face_b", false, &at(5, 0)),
+        face("f8", "cam_06", "face_c", false, &at(6, 0)),
+        face("f9", "cam_05", "face_b", false, &at(12, 0)),
+        // Motion then an unauthorized face on the same camera: the camera rule, directly.
+        cam_motion("m1", "cam_08", &at(13, 0)),
+        face("f10", "cam_08", "face_c", false, &at(13, 10)),
+        face("f11", "cam_03", "face_c", false, &at(14, 0)),
+    ];
+    let p = producer();
+    let mut partition_of = std::collections::HashMap::new();
+    for (value, camera) in &events {
+        let rec: FutureRecord<'_, str, [u8]> =
+            FutureRecord::to(&input).key(camera.as_str()).payload(value.as_bytes());
+        let delivered =
+            p.send(rec, Duration::from_secs(10)).await.unwrap_or_else(|(e, _)| panic!("{e}"));
+        partition_of.insert(camera.clone(), delivered.partition);
+    }
+    let cameras_a: BTreeSet<i32> =
+        ["cam_01", "cam_04", "cam_07"].iter().map(|c| partition_of[*c]).collect();
+    let cameras_c: BTreeSet<i32> =
+        ["cam_03", "cam_06", "cam_08"].iter().map(|c| partition_of[*c]).collect();
+    assert!(
+        cameras_a.len() > 1 || cameras_c.len() > 1,
+        "some face's cameras span partitions, so only repartitioning can match it"
+    );
+
+    // What one engine produces over the same events.
+    let text: String = events.iter().map(|(v, _)| format!("{v}\n")).collect();
+    let mut out = Vec::new();
+    cepheus_engine::daemon::embedded::run(
+        &cfg,
+        Arc::clone(&rules),
+        text.as_bytes(),
+        "-",
+        &mut out,
+        std::io::sink(),
+    )
+    .unwrap();
+    let mut expected: Vec<String> =
+        String::from_utf8(out).unwrap().lines().map(str::to_string).collect();
+    expected.sort();
+    let keys: Vec<String> = expected
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["key"].to_string())
+        .collect();
+    assert_eq!(
+        keys.iter().filter(|k| k.contains("face_")).count(),
+        2,
+        "face_a and face_c: {keys:?}"
+    );
+    assert!(keys.contains(&"\"cam_08\"".to_string()), "{keys:?}");
+
+    let got = read(&alerts, expected.len(), Duration::from_secs(20), Duration::from_secs(1));
+    let mut values: Vec<String> = got.iter().map(|r| r.value.clone()).collect();
+    values.sort();
+    assert_eq!(values, expected, "the same triggers as one engine, none twice");
+    for r in &got {
+        assert_eq!(r.key.as_deref(), r.json()["key"].as_str(), "keyed by the match key");
+    }
+
+    // The repartition topic: as many partitions as the source; only the records the face rule
+    // uses (its filter runs before forwarding), keyed by face; the camera rule has none.
+    let through = format!("{app}-repartition-unauthorized_faces_on_three_cameras");
+    assert_eq!(partitions_of(&through), Some(3));
+    assert_eq!(partitions_of(&format!("{app}-repartition-motion_then_unauthorized_face")), None);
+    let forwarded = read(&through, 10, Duration::from_secs(10), Duration::from_millis(500));
+    let mut forwarded_keys: Vec<&str> = forwarded.iter().filter_map(|r| r.key.as_deref()).collect();
+    forwarded_keys.sort();
+    assert_eq!(
+        forwarded_keys,
+        [
+            "face_a", "face_a", "face_a", "face_b", "face_b", "face_b", "face_b", "face_c",
+            "face_c", "face_c"
+        ]
+    );
+    daemon.shutdown().await;
+}
+
+fn cam_motion(id: &str, camera: &str, ts: &str) -> (String, String) {
+    let v = serde_json::json!({
+        "event_id": id, "event_type": "motion.detected", "timestamp": ts, "camera_id": camera,
+        "frame_number": 1, "detected_objects": [], "total_objects": 1,
+    });
+    (v.to_string(), camera.to_string())
 }

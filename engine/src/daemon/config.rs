@@ -22,6 +22,7 @@
 //! | `CEPHEUS_DEFAULT_ALERTS_TOPIC` | `default_alerts_topic` |
 //! | `CEPHEUS_STATE_DIR` | `state_dir` |
 //! | `CEPHEUS_METRICS_ADDR` | `metrics_addr` |
+//! | `CEPHEUS_RECORD_KEYS` | `record_keys` (`topic=field` pairs separated by `,`) |
 //! | `CEPHEUS_CONSUMER_<NAME>` | `consumer.<name>` (`_` becomes `.`, lower case: `CEPHEUS_CONSUMER_SASL_PASSWORD` is `sasl.password`) |
 //! | `CEPHEUS_PRODUCER_<NAME>` | `producer.<name>` |
 //! | `CEPHEUS_KAFKA_<NAME>` | both `consumer.<name>` and `producer.<name>` (security settings shared by both) |
@@ -72,6 +73,10 @@ pub struct RawConfig {
     pub consumer: Option<BTreeMap<String, RawProp>>,
     /// librdkafka properties for the producer, passed through.
     pub producer: Option<BTreeMap<String, RawProp>>,
+    /// What each input topic's producers key their records by: topic -> field path. A rule
+    /// whose key is that field on all its topics reads them directly; any other rule reads
+    /// through a repartition topic keyed by its key.
+    pub record_keys: Option<BTreeMap<String, String>>,
     /// Creation of the topics the engine writes (emit topics, DLQ, late) when they are missing.
     pub topics: Option<RawTopics>,
     /// Bounds on memory.
@@ -169,6 +174,8 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub consumer: BTreeMap<String, String>,
     pub producer: BTreeMap<String, String>,
+    /// Input topic -> the field its records are keyed by.
+    pub record_keys: BTreeMap<String, String>,
     pub topics: TopicSettings,
     pub limits: Limits,
 }
@@ -243,6 +250,22 @@ impl Config {
                 }
                 "METRICS_ADDR" => set("metrics_addr", &mut raw.metrics_addr),
                 "STATE_DIR" => raw.state_dir = Some(PathBuf::from(&value)),
+                "RECORD_KEYS" => {
+                    let mut keys = BTreeMap::new();
+                    for pair in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        match pair.split_once('=') {
+                            Some((t, f)) => {
+                                keys.insert(t.trim().to_string(), f.trim().to_string());
+                            }
+                            None => problems.push(Problem::new(
+                                name.clone(),
+                                format!("`{pair}` is not `topic=field`"),
+                            )),
+                        }
+                    }
+                    raw.record_keys = Some(keys);
+                    origin.insert("record_keys", name.clone());
+                }
                 "WORKERS" => {
                     match value.trim().parse() {
                         Ok(n) => raw.workers = Some(n),
@@ -395,6 +418,21 @@ impl Config {
                 }
             }
         }
+        let record_keys = raw.record_keys.unwrap_or_default();
+        for (topic, field) in &record_keys {
+            if !valid_topic_name(topic) {
+                problems.push(Problem::new(
+                    key("record_keys"),
+                    format!("`{topic}` is not a valid topic name"),
+                ));
+            }
+            if field.trim().is_empty() {
+                problems.push(Problem::new(
+                    key("record_keys"),
+                    format!("topic `{topic}` names no field"),
+                ));
+            }
+        }
         let t = raw.topics.unwrap_or_default();
         let topics = TopicSettings {
             auto_create: t.auto_create.unwrap_or(true),
@@ -440,6 +478,7 @@ impl Config {
                 metrics_addr,
                 consumer,
                 producer,
+                record_keys,
                 topics,
                 limits,
             }),
@@ -613,6 +652,34 @@ mod tests {
         assert_eq!(problems[0].key, "CEPHEUS_WORKERS");
         assert!(problems[0].message.contains("`many`"), "{}", problems[0]);
         assert!(Config::parse("workers: -1\n").is_err(), "negative counts are refused");
+    }
+
+    #[test]
+    fn record_keys_come_from_the_file_or_the_environment() {
+        let c = load("record_keys: {face.recognition.events: camera_id}\n", &[]).unwrap();
+        assert_eq!(c.record_keys["face.recognition.events"], "camera_id");
+        assert!(load("{}", &[]).unwrap().record_keys.is_empty(), "none declared by default");
+        let c = load(
+            "record_keys: {a: x}\n",
+            &[("CEPHEUS_RECORD_KEYS", "health-events=user_id, motion.detection.events=camera_id")],
+        )
+        .unwrap();
+        assert_eq!(c.record_keys.len(), 2, "the variable replaces the file's map");
+        assert_eq!(c.record_keys["health-events"], "user_id");
+        assert_eq!(c.record_keys["motion.detection.events"], "camera_id");
+
+        let problems = load("{}", &[("CEPHEUS_RECORD_KEYS", "alerts")]).unwrap_err();
+        assert_eq!(problems[0].key, "CEPHEUS_RECORD_KEYS");
+        assert!(problems[0].message.contains("`alerts`"), "{}", problems[0]);
+        let problems = load("record_keys: {'bad topic': x, b: ''}\n", &[]).unwrap_err();
+        let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "`record_keys`: topic `b` names no field",
+                "`record_keys`: `bad topic` is not a valid topic name"
+            ]
+        );
     }
 
     #[test]

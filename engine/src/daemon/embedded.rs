@@ -100,6 +100,8 @@ fn write<O: Write, D: Write>(
             Kind::Trigger => summary.triggers += 1,
             Kind::Dlq => summary.dead_letters += 1,
             Kind::Late => summary.late += 1,
+            // Embedded mode is one partition: nothing is repartitioned.
+            Kind::Forward => {}
         }
         sink.write(&r).map_err(DaemonError::Write)?;
     }

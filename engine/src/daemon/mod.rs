@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod embedded;
+pub mod repartition;
 pub mod supervisor;
 pub mod topics;
 pub mod worker;

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::worker::{self, Shared, Worker};
-use super::{Config, DaemonError, log};
+use super::{Config, DaemonError, log, repartition};
 use crate::compile::RuleSet;
 use crate::io::sink::Router;
 use crate::io::sink::kafka::KafkaSink;
@@ -69,18 +69,45 @@ pub async fn run_reporting(
     if inputs.is_empty() {
         return Err(DaemonError::Config("no rule names a source topic".into()));
     }
+    let group = opts.group_id.clone().unwrap_or_else(|| match opts.from {
+        StartFrom::Committed => config.group_id.clone(),
+        _ => format!("{}-backfill", config.group_id),
+    });
+    // A backfill repartitions through topics of its own, so it never reads the live
+    // deployment's forwarded records (nor the live deployment its own).
+    let prefix = match opts.from {
+        StartFrom::Committed => config.app.clone(),
+        _ => group.clone(),
+    };
+    let plan = repartition::plan(config, &rules, &inputs, &prefix);
     let router = Router::new(
         Arc::clone(&rules),
         config.default_alerts_topic.clone(),
         config.dlq_topic(),
         config.late_topic(),
-    );
+    )
+    .with_repartition(plan.topics_per_rule());
+    for i in &plan.internal {
+        log(
+            "info",
+            format_args!(
+                "{} reads {} through {}",
+                rule_of(&i.topic, &prefix),
+                i.sources.join(", "),
+                i.topic
+            ),
+        );
+    }
 
     // The output topics, retried while the broker does not answer.
     let outputs = router.output_topics();
     let mut backoff = BACKOFF_START;
     loop {
-        match super::topics::ensure(config, &brokers, &outputs).await {
+        let ensured = match super::topics::ensure(config, &brokers, &outputs).await {
+            Ok(()) => super::topics::ensure_internal(config, &brokers, &plan.internal).await,
+            Err(e) => Err(e),
+        };
+        match ensured {
             Ok(()) => break,
             Err(e @ DaemonError::Config(_)) => return Err(e),
             Err(e) => {
@@ -93,10 +120,6 @@ pub async fn run_reporting(
         }
     }
 
-    let group = opts.group_id.clone().unwrap_or_else(|| match opts.from {
-        StartFrom::Committed => config.group_id.clone(),
-        _ => format!("{}-backfill", config.group_id),
-    });
     let (changes_tx, mut changes) = mpsc::unbounded_channel();
     let consumer =
         source::consumer(&brokers, &group, &config.consumer, config.commit_interval, changes_tx)
@@ -104,14 +127,18 @@ pub async fn run_reporting(
     let consumer = Arc::new(consumer);
     match opts.from {
         StartFrom::Committed => {
-            let topics: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            let all = plan.inputs(&inputs);
+            let topics: Vec<&str> = all.iter().map(String::as_str).collect();
             consumer.subscribe(&topics).map_err(|e| DaemonError::kafka("subscribing", e))?;
-            log("info", format_args!("joined group {group} for {}", inputs.join(", ")));
+            log("info", format_args!("joined group {group} for {}", all.join(", ")));
         }
         from => {
             let mut backoff = BACKOFF_START;
             loop {
-                match source::assign_from(&consumer, &inputs, from, Duration::from_secs(10)) {
+                // The repartition topics from their end: what this run forwards comes after.
+                let internal: Vec<String> = plan.internal.iter().map(|i| i.topic.clone()).collect();
+                let starts = [(&inputs[..], from), (&internal[..], StartFrom::Latest)];
+                match source::assign_from(&consumer, &starts, Duration::from_secs(10)) {
                     Ok(parts) => {
                         log(
                             "info",
@@ -137,6 +164,7 @@ pub async fn run_reporting(
     let sink = KafkaSink::new(&brokers, &config.producer)
         .map_err(|e| DaemonError::Config(format!("producer properties: {e}")))?;
     let shared = Arc::new(Shared {
+        routes: plan.routes.clone(),
         router,
         rules,
         sink: sink.clone(),
@@ -214,6 +242,11 @@ pub async fn run_reporting(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The rule whose repartition topic `topic` is, for the log.
+fn rule_of<'a>(topic: &'a str, prefix: &str) -> &'a str {
+    topic.strip_prefix(prefix).and_then(|t| t.strip_prefix("-repartition-")).unwrap_or(topic)
 }
 
 /// Sleeps for `d`; `true` if `stop` was signalled meanwhile.

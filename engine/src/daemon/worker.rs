@@ -32,6 +32,8 @@ use crate::runtime::{Pipeline, StepResult, clock};
 
 /// What every worker shares.
 pub struct Shared {
+    /// Per rule, where it reads (see [`super::repartition`]).
+    pub routes: Vec<crate::runtime::Route>,
     pub router: Router,
     pub rules: Arc<crate::compile::RuleSet>,
     pub sink: KafkaSink,
@@ -86,6 +88,7 @@ async fn run(
     let (ptx, prx) = mpsc::channel(PENDING_CAPACITY);
     let committer = tokio::spawn(commit_loop(Arc::clone(&shared.consumer), prx));
     let mut pipeline = Pipeline::new(Arc::clone(&shared.rules), false, shared.limits);
+    pipeline.set_routes(shared.routes.clone());
     let mut step = StepResult::default();
     let mut records: Vec<OutRecord> = Vec::new();
     let mut seq: u64 = 0;
@@ -104,10 +107,14 @@ async fn run(
             };
             seq += 1;
             let payload = msg.payload().unwrap_or_default();
+            let through = shared.routes.iter().any(|r| {
+                matches!(r, crate::runtime::Route::Repartition { topic } if topic == msg.topic())
+            });
+            let origin = if through { origin(&msg) } else { None };
             let src = SourceRef {
-                topic: msg.topic(),
-                partition: msg.partition(),
-                offset: msg.offset(),
+                topic: origin.map_or(msg.topic(), |o| o.0),
+                partition: origin.map_or(msg.partition(), |o| o.1),
+                offset: origin.map_or(msg.offset(), |o| o.2),
                 timestamp: msg.timestamp().to_millis(),
                 key: msg.key(),
                 payload,
@@ -147,6 +154,26 @@ async fn run(
         .await
         .map_err(|e| DaemonError::Internal(format!("committer of partition {partition}: {e}")))?;
     result.and(committed)
+}
+
+/// Where a record read from a repartition topic was first read (from the headers its forward
+/// carries), so DLQ and late records name the user's topic, not the engine's.
+fn origin(msg: &OwnedMessage) -> Option<(&str, i32, i64)> {
+    use crate::io::sink::headers as h;
+    use rdkafka::message::Headers;
+    let headers = msg.headers()?;
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|x| x.key == name)
+            .and_then(|x| x.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    };
+    Some((
+        get(h::SOURCE_TOPIC)?,
+        get(h::SOURCE_PARTITION)?.parse().ok()?,
+        get(h::SOURCE_OFFSET)?.parse().ok()?,
+    ))
 }
 
 async fn send(

@@ -31,13 +31,37 @@ pub struct Rejected {
 pub struct Pipeline {
     rules: Arc<RuleSet>,
     partitions: Vec<Partition>,
+    /// Per rule, where it reads its events (all [`Route::Direct`] unless set).
+    routes: Vec<Route>,
+    /// The repartition topics of `routes`.
+    through: Vec<String>,
 }
 
-/// What one record produced: per rule, what its partition emitted; and rejections.
+/// Where a rule reads its events from, in the Kafka daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// From its source topics, as they are partitioned (their record key is the rule's key).
+    Direct,
+    /// Through a repartition topic: records of the source topics are not run but handed back
+    /// as [`Forward`]s, to be written to `topic` keyed by the rule's key; the rule runs on the
+    /// records read back from `topic`.
+    Repartition { topic: String },
+}
+
+/// A record to write to a rule's repartition topic, keyed by `key` (the rule's key value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub rule: usize,
+    pub key: Arc<str>,
+}
+
+/// What one record produced: per rule, what its partition emitted; rejections; and records
+/// to forward to repartition topics.
 #[derive(Debug, Default)]
 pub struct StepResult {
     pub emitted: Vec<(usize, Emitted)>,
     pub rejected: Vec<Rejected>,
+    pub forwards: Vec<Forward>,
 }
 
 impl Pipeline {
@@ -51,7 +75,21 @@ impl Pipeline {
                 Partition::new(Arc::new(r.clone()), timeouts || r.on_timeout.is_some(), limits)
             })
             .collect();
-        Pipeline { rules, partitions }
+        let routes = vec![Route::Direct; rules.rules.len()];
+        Pipeline { rules, partitions, routes, through: Vec::new() }
+    }
+
+    /// Sets where each rule reads its events (one [`Route`] per rule, in rule order).
+    pub fn set_routes(&mut self, routes: Vec<Route>) {
+        assert_eq!(routes.len(), self.partitions.len(), "one route per rule");
+        self.through = routes
+            .iter()
+            .filter_map(|r| match r {
+                Route::Repartition { topic } => Some(topic.clone()),
+                Route::Direct => None,
+            })
+            .collect();
+        self.routes = routes;
     }
 
     pub fn rules(&self) -> &Arc<RuleSet> {
@@ -76,6 +114,10 @@ impl Pipeline {
 
     /// [`Pipeline::offer`] for a record read from `topic`: only rules whose `source.topics`
     /// name it (or name none) see it. `None` (a file, stdin) offers it to every rule.
+    ///
+    /// A rule routed through a repartition topic runs only on records of that topic; on its
+    /// source topics' records it is checked as far as the filter, key and time (so unusable
+    /// records are rejected where they came from) and then forwarded.
     pub fn offer_from(
         &mut self,
         topic: Option<&str>,
@@ -95,12 +137,18 @@ impl Pipeline {
         let mut out = Vec::new();
         for (i, (rule, partition)) in self.rules.rules.iter().zip(&mut self.partitions).enumerate()
         {
-            if let Some(t) = topic
-                && !rule.topics.is_empty()
-                && !rule.topics.iter().any(|r| r == t)
-            {
-                continue;
-            }
+            let reads = |t: &str| rule.topics.is_empty() || rule.topics.iter().any(|r| r == t);
+            let forward = match (&self.routes[i], topic) {
+                (_, None) => false,
+                (Route::Repartition { topic: through }, Some(t)) if t == through => false,
+                (Route::Repartition { .. }, Some(t)) if reads(t) => true,
+                // A rule that names no topic reads every source topic, not other rules'
+                // repartition topics.
+                (Route::Direct, Some(t)) if reads(t) && !self.through.iter().any(|r| r == t) => {
+                    false
+                }
+                _ => continue,
+            };
             let mut event =
                 Event { seq, ts: record_time, raw: raw.clone(), fields: fields.clone() };
             if let Some(filter) = &rule.filter {
@@ -134,6 +182,10 @@ impl Pipeline {
                         continue;
                     }
                 }
+            }
+            if forward {
+                result.forwards.push(Forward { rule: i, key });
+                continue;
             }
             partition.offer(key, event, &mut out);
             result.emitted.extend(out.drain(..).map(|e| (i, e)));
@@ -180,7 +232,8 @@ impl Pipeline {
                 )
             })
             .collect::<Result<_, _>>()?;
-        Ok(Pipeline { rules, partitions })
+        let routes = vec![Route::Direct; rules.rules.len()];
+        Ok(Pipeline { rules, partitions, routes, through: Vec::new() })
     }
 
     /// End of input: every rule's watermark becomes +infinity.

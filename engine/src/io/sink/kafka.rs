@@ -51,6 +51,12 @@ impl KafkaSink {
         if let Some(k) = &rec.key {
             record = record.key(&k[..]);
         }
+        if let Some(p) = rec.partition {
+            record = record.partition(p);
+        }
+        if let Some(t) = rec.timestamp {
+            record = record.timestamp(t);
+        }
         loop {
             match self.producer.send_result(record) {
                 Ok(f) => return Ok(f),

@@ -40,6 +40,8 @@ pub enum Kind {
     Trigger,
     Dlq,
     Late,
+    /// A source record on its way to a rule's repartition topic.
+    Forward,
 }
 
 /// One record to write.
@@ -48,6 +50,10 @@ pub struct OutRecord {
     pub kind: Kind,
     pub topic: String,
     pub key: Option<Vec<u8>>,
+    /// The partition to write to; `None`: the producer's partitioner chooses by key.
+    pub partition: Option<i32>,
+    /// The record's timestamp (epoch milliseconds); `None`: the time it is produced.
+    pub timestamp: Option<i64>,
     pub payload: Vec<u8>,
     pub headers: Vec<(&'static str, String)>,
 }
@@ -72,6 +78,8 @@ pub struct Router {
     dlq_topic: String,
     late_topic: String,
     versions: Vec<String>,
+    /// Per rule, its repartition topic when it reads through one.
+    repartition: Vec<Option<String>>,
 }
 
 impl Router {
@@ -82,7 +90,15 @@ impl Router {
         late_topic: String,
     ) -> Router {
         let versions = rules.rules.iter().map(|r| rule_version(&r.ast)).collect();
-        Router { rules, default_topic, dlq_topic, late_topic, versions }
+        let repartition = vec![None; rules.rules.len()];
+        Router { rules, default_topic, dlq_topic, late_topic, versions, repartition }
+    }
+
+    /// Sets each rule's repartition topic (in rule order; `None`: the rule reads directly).
+    pub fn with_repartition(mut self, topics: Vec<Option<String>>) -> Router {
+        assert_eq!(topics.len(), self.rules.rules.len(), "one entry per rule");
+        self.repartition = topics;
+        self
     }
 
     /// Every topic the engine may write: emit topics, DLQ and late.
@@ -116,6 +132,8 @@ impl Router {
             kind: Kind::Dlq,
             topic: self.dlq_topic.clone(),
             key: src.key.map(<[u8]>::to_vec),
+            partition: None,
+            timestamp: None,
             payload: src.payload.to_vec(),
             headers,
         }
@@ -133,6 +151,24 @@ impl Router {
             if let Some(src) = src {
                 out.push(self.dead_letter(src, r.rule, &r.error.to_string()));
             }
+        }
+        for f in step.forwards.drain(..) {
+            let (Some(src), Some(topic)) = (src, &self.repartition[f.rule]) else { continue };
+            // Keyed by the rule's key, so each key has one partition of the repartition topic.
+            // A rule without a key runs as one stream: all its records go to partition 0.
+            let global = *f.key == *GLOBAL_KEY;
+            let mut headers = source_headers(src);
+            headers.push((headers::RULE, self.rules.rules[f.rule].name.clone()));
+            out.push(OutRecord {
+                kind: Kind::Forward,
+                topic: topic.clone(),
+                key: (!global).then(|| f.key.as_bytes().to_vec()),
+                partition: global.then_some(0),
+                // The record's own time travels with it: rules without `source.time` use it.
+                timestamp: src.timestamp,
+                payload: src.payload.to_vec(),
+                headers,
+            });
         }
         for (i, e) in step.emitted.drain(..) {
             let rule = &self.rules.rules[i];
@@ -161,6 +197,8 @@ impl Router {
                         key: src
                             .and_then(|s| s.key.map(<[u8]>::to_vec))
                             .or_else(|| (*key != *GLOBAL_KEY).then(|| key.as_bytes().to_vec())),
+                        partition: None,
+                        timestamp: None,
                         payload: event.raw.as_bytes().to_vec(),
                         headers,
                     });
@@ -183,6 +221,8 @@ impl Router {
             kind: Kind::Trigger,
             topic,
             key: (key != GLOBAL_KEY).then(|| key.as_bytes().to_vec()),
+            partition: None,
+            timestamp: None,
             payload: value.to_string().into_bytes(),
             headers: vec![
                 (headers::RULE, self.rules.rules[rule].name.clone()),

@@ -26,7 +26,7 @@ impl<O: Write, D: Write> StdoutSink<O, D> {
                 self.out.write_all(&rec.payload)?;
                 self.out.write_all(b"\n")
             }
-            Kind::Dlq | Kind::Late => {
+            Kind::Dlq | Kind::Late | Kind::Forward => {
                 let headers: Map<String, Value> = rec
                     .headers
                     .iter()

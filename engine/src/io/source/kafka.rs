@@ -118,39 +118,51 @@ pub fn consumer(
     cfg.create_with_context(SourceContext { changes })
 }
 
-/// Assigns every partition of `topics` from `from` (a backfill: no group membership, so the
-/// live deployment's group is not rebalanced).
+/// Assigns every partition of each group of topics from its start position (a backfill: no
+/// group membership, so the live deployment's group is not rebalanced).
 pub fn assign_from(
     consumer: &KafkaConsumer,
-    topics: &[String],
-    from: StartFrom,
+    starts: &[(&[String], StartFrom)],
     timeout: Duration,
 ) -> Result<Vec<(String, i32)>, KafkaError> {
     let mut tpl = TopicPartitionList::new();
-    for topic in topics {
-        let md = consumer.fetch_metadata(Some(topic), timeout)?;
-        for t in md.topics() {
-            if let Some(err) = t.error() {
-                return Err(KafkaError::MetadataFetch(err.into()));
-            }
-            for p in t.partitions() {
-                let offset = match from {
-                    StartFrom::Earliest | StartFrom::Committed => Offset::Beginning,
-                    StartFrom::Latest => Offset::End,
-                    StartFrom::Time(ms) => Offset::Offset(ms),
-                };
-                tpl.add_partition_offset(topic, p.id(), offset)?;
+    let mut times = TopicPartitionList::new();
+    for (topics, from) in starts {
+        for topic in *topics {
+            let md = consumer.fetch_metadata(Some(topic), timeout)?;
+            for t in md.topics() {
+                if let Some(err) = t.error() {
+                    return Err(KafkaError::MetadataFetch(err.into()));
+                }
+                for p in t.partitions() {
+                    match *from {
+                        StartFrom::Earliest | StartFrom::Committed => {
+                            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?
+                        }
+                        StartFrom::Latest => {
+                            // Resolved now, not when fetching starts: a repartition topic gets
+                            // records from this very run before its first fetch.
+                            let (_, high) = consumer.fetch_watermarks(topic, p.id(), timeout)?;
+                            tpl.add_partition_offset(topic, p.id(), Offset::Offset(high))?
+                        }
+                        StartFrom::Time(ms) => {
+                            times.add_partition_offset(topic, p.id(), Offset::Offset(ms))?
+                        }
+                    }
+                }
             }
         }
     }
-    if let StartFrom::Time(_) = from {
+    if times.count() > 0 {
         // Offsets for times: the broker answers, per partition, the first offset whose
         // timestamp is at or after the time (or the end, when there is none).
-        tpl = consumer.offsets_for_times(tpl, timeout)?;
-        for e in tpl.clone().elements() {
-            if matches!(e.offset(), Offset::Invalid) {
-                tpl.set_partition_offset(e.topic(), e.partition(), Offset::End)?;
-            }
+        let found = consumer.offsets_for_times(times, timeout)?;
+        for e in found.elements() {
+            let offset = match e.offset() {
+                Offset::Invalid => Offset::End,
+                o => o,
+            };
+            tpl.add_partition_offset(e.topic(), e.partition(), offset)?;
         }
     }
     consumer.assign(&tpl)?;
