@@ -742,3 +742,124 @@ fn cam_motion(id: &str, camera: &str, ts: &str) -> (String, String) {
     });
     (v.to_string(), camera.to_string())
 }
+
+/// Folders under `root` holding an `events.jsonl`, sorted.
+fn case_dirs(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            if p.join("events.jsonl").exists() {
+                out.push(p);
+            } else {
+                out.extend(case_dirs(&p));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every conformance case (tests/cases, Flink CEP's semantics) through Kafka gives exactly the
+/// triggers one engine gives over the same events. Each case's rules read a one-partition topic
+/// of their own and all trigger to one alerts topic; the events are produced before the daemon
+/// starts, and the idle partition's wall clock then ends their time as a flush does. Cases run
+/// with `--no-flush` are left out: on Kafka, time always moves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_cases_through_kafka_give_replays_triggers() {
+    if !broker_up() {
+        return;
+    }
+    let app = unique("conf");
+    let alerts = format!("{app}-alerts");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases");
+    let mut cfg = config(&app, "2s");
+    cfg.default_alerts_topic = alerts.clone();
+    let mut all_rules = Vec::new();
+    let mut cases = Vec::new();
+    for (i, dir) in case_dirs(&root).into_iter().enumerate() {
+        let args = std::fs::read_to_string(dir.join("args")).unwrap_or_default();
+        if args.contains("--no-flush") {
+            continue;
+        }
+        let loaded = cepheus_grammar::load(&[dir.join("rule.yaml")]);
+        assert!(!loaded.has_errors(), "{}: {:?}", dir.display(), loaded.diagnostics);
+        let input = format!("{app}-c{i:03}");
+        let mut rules = loaded.rules;
+        for r in &mut rules {
+            // Unique names (the trigger's `rule` says which case it belongs to), the case's
+            // own input topic, and the one alerts topic.
+            r.name.text = format!("c{i:03}_{}", r.name.text);
+            r.source.topics = vec![cepheus_grammar::ast::Name::new(&input, r.name.span)];
+            for e in [&mut r.emit, &mut r.on_timeout].into_iter().flatten() {
+                e.topic = None;
+            }
+        }
+        let set = Arc::new(compile(&rules).expect("case rules compile"));
+        if let Some(key) = set.rules[0].key_path(&set.fields) {
+            cfg.record_keys.insert(input.clone(), key);
+        }
+        let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        let mut out = Vec::new();
+        cepheus_engine::daemon::embedded::run(
+            &cfg,
+            set,
+            events.as_bytes(),
+            "-",
+            &mut out,
+            std::io::sink(),
+        )
+        .unwrap();
+        let expected: Vec<String> =
+            String::from_utf8(out).unwrap().lines().map(str::to_string).collect();
+        let names: Vec<String> = rules.iter().map(|r| r.name.text.clone()).collect();
+        all_rules.extend(rules);
+        cases.push((dir, input, events, expected, names));
+    }
+    assert!(cases.len() > 100, "the cases were found: {}", cases.len());
+    let expected_total: usize = cases.iter().map(|c| c.3.len()).sum();
+    assert!(expected_total > 50, "the cases trigger: {expected_total}");
+
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap();
+    let topics: Vec<NewTopic<'_>> =
+        cases.iter().map(|c| NewTopic::new(c.1.as_str(), 1, TopicReplication::Fixed(1))).collect();
+    for r in admin.create_topics(&topics, &AdminOptions::new()).await.unwrap() {
+        r.unwrap_or_else(|e| panic!("creating a case topic: {e:?}"));
+    }
+    let p = producer();
+    let mut acks = Vec::new();
+    for (_, input, events, _, _) in &cases {
+        for line in events.lines() {
+            let rec: FutureRecord<'_, [u8], [u8]> =
+                FutureRecord::to(input).payload(line.as_bytes()).timestamp(0);
+            acks.push(p.send_result(rec).unwrap_or_else(|(e, _)| panic!("{e}")));
+        }
+    }
+    for a in acks {
+        a.await.unwrap().unwrap_or_else(|(e, _)| panic!("{e}"));
+    }
+
+    let all = Arc::new(compile(&all_rules).expect("all case rules compile together"));
+    let daemon = Daemon::start(cfg, all, StartFrom::Committed);
+    let got = read(&alerts, expected_total, Duration::from_secs(60), Duration::from_secs(3));
+    daemon.shutdown().await;
+    let mut by_rule: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in &got {
+        let rule = r.json()["rule"].as_str().unwrap_or_default().to_string();
+        by_rule.entry(rule).or_default().push(r.value.clone());
+    }
+    let mut differ = Vec::new();
+    for (dir, _, _, expected, names) in &cases {
+        let mut want = expected.clone();
+        want.sort();
+        let mut have: Vec<String> =
+            names.iter().flat_map(|n| by_rule.remove(n).unwrap_or_default()).collect();
+        have.sort();
+        if have != want {
+            differ.push(format!("{}:\n  kafka:  {have:?}\n  replay: {want:?}", dir.display()));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    assert!(by_rule.is_empty(), "triggers no replay gave: {by_rule:?}");
+}

@@ -130,7 +130,7 @@ pub async fn run_reporting(
             let all = plan.inputs(&inputs);
             let topics: Vec<&str> = all.iter().map(String::as_str).collect();
             consumer.subscribe(&topics).map_err(|e| DaemonError::kafka("subscribing", e))?;
-            log("info", format_args!("joined group {group} for {}", all.join(", ")));
+            log("info", format_args!("joined group {group} for {}", abridge(&all)));
         }
         from => {
             let mut backoff = BACKOFF_START;
@@ -429,5 +429,15 @@ fn describe(parts: &[(String, i32)]) -> String {
     if parts.is_empty() {
         return "no partitions".into();
     }
-    parts.iter().map(|(t, p)| format!("{t}[{p}]")).collect::<Vec<_>>().join(", ")
+    abridge(&parts.iter().map(|(t, p)| format!("{t}[{p}]")).collect::<Vec<_>>())
+}
+
+/// A list for the log: the first few items and how many more.
+fn abridge(items: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    text
 }
