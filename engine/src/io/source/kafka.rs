@@ -168,3 +168,35 @@ pub fn assign_from(
     consumer.assign(&tpl)?;
     Ok(list(&tpl))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Security settings pass through and librdkafka accepts them: it was built with TLS and
+    /// SASL SCRAM (a build without them refuses `SASL_SSL` when the client is created).
+    #[tokio::test]
+    async fn tls_and_scram_settings_are_accepted() {
+        let props: BTreeMap<String, String> = [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanisms", "SCRAM-SHA-256"),
+            ("sasl.username", "cepheus"),
+            ("sasl.password", "secret"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let made = consumer("127.0.0.1:1", "g", &props, Duration::from_secs(1), tx);
+        assert!(made.is_ok(), "{:?}", made.err());
+
+        let mut bad = props.clone();
+        bad.insert("security.protocol".into(), "SASL_TELEPATHY".into());
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let err = consumer("127.0.0.1:1", "g", &bad, Duration::from_secs(1), tx).err();
+        assert!(
+            err.is_some_and(|e| e.to_string().contains("security.protocol")),
+            "an invalid value is refused, naming the property"
+        );
+    }
+}
