@@ -69,7 +69,10 @@ pub async fn ensure_internal(
                 Some(n) => count = count.max(n),
                 None => {
                     return Err(DaemonError::Kafka {
-                        context: format!("source topic {s} of {}", i.topic),
+                        context: format!(
+                            "waiting for source topic {s}: {} takes its partition count",
+                            i.topic
+                        ),
                         source: KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopic),
                     });
                 }
