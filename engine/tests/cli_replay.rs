@@ -62,7 +62,7 @@ fn bundled_rules_produce_triggers_from_bundled_events() {
     assert_eq!(o.stdout, again.stdout);
 }
 
-const RULE: &str = "rules/security/motion_then_unauthorized_face.yaml";
+const RULE: &str = "engine/tests/fixtures/motion_then_face.yaml";
 
 fn event(id: &str, kind: &str, secs: u32, authorized: bool) -> String {
     serde_json::json!({"event_id": id, "event_type": kind, "camera_id": "cam_9",
