@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cepheus_engine::compile::compile;
+use cepheus_engine::compile::{RuleSet, compile};
 use cepheus_engine::replay::{ReplayOptions, replay};
 
 /// Folders under `root` that hold an `events.jsonl`, sorted.
@@ -73,8 +73,9 @@ fn checkpoint_intervals(dir: &Path) -> Result<Vec<u64>, String> {
     Ok(every)
 }
 
-/// Runs one case; `Err` says what differs.
-pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
+/// The rules of the case in `dir`, checked and compiled: `rule.yaml`/`rule.cep` and the files
+/// its `rules` file names, the forms of one rule (same file stem) proven equal.
+pub fn case_rules(dir: &Path) -> Result<Arc<RuleSet>, String> {
     let mut rule_files: Vec<PathBuf> =
         ["rule.yaml", "rule.cep"].iter().map(|f| dir.join(f)).filter(|p| p.exists()).collect();
     if let Ok(list) = std::fs::read_to_string(dir.join("rules")) {
@@ -105,7 +106,12 @@ pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
         }
     }
     let all: Vec<cepheus_grammar::ast::Rule> = by_stem.into_iter().flat_map(|(_, r)| r).collect();
-    let rules = Arc::new(compile(&all).map_err(|e| format!("{e:?}"))?);
+    Ok(Arc::new(compile(&all).map_err(|e| format!("{e:?}"))?))
+}
+
+/// Runs one case; `Err` says what differs.
+pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
+    let rules = case_rules(dir)?;
     let events = std::fs::read(dir.join("events.jsonl")).map_err(|e| e.to_string())?;
     let opts = options(dir)?;
     let run = |checkpoint_every: Option<u64>| -> Result<String, String> {
