@@ -8,13 +8,14 @@
 //! `--timeouts`, `--no-flush`, or `--triggers` for trigger events; the default is
 //! `--matches --timeouts`). [`run_case`] replays the events straight through and again with a
 //! checkpoint/restore after every line and every third line; all three outputs must be equal,
-//! and equal to `expected.jsonl`. `CEPHEUS_BLESS=1` writes the straight output as the new
-//! expectation, for review in the diff.
+//! and equal to `expected.jsonl`. A case with thousands of events may set the checkpoint
+//! intervals in a `checkpoint_every` file (whitespace-separated line counts, replacing `1 3`).
+//! `CEPHEUS_BLESS=1` writes the straight output as the new expectation, for review in the diff.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cepheus_engine::compile::compile;
+use cepheus_engine::compile::{RuleSet, compile};
 use cepheus_engine::replay::{ReplayOptions, replay};
 
 /// Folders under `root` that hold an `events.jsonl`, sorted.
@@ -53,8 +54,28 @@ fn options(dir: &Path) -> Result<ReplayOptions, String> {
     Ok(opts)
 }
 
-/// Runs one case; `Err` says what differs.
-pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
+/// The checkpoint intervals of a case: its `checkpoint_every` file, or every line and every
+/// third line.
+fn checkpoint_intervals(dir: &Path) -> Result<Vec<u64>, String> {
+    let Ok(text) = std::fs::read_to_string(dir.join("checkpoint_every")) else {
+        return Ok(vec![1, 3]);
+    };
+    let every: Vec<u64> = text
+        .split_whitespace()
+        .map(|n| match n.parse() {
+            Ok(0) | Err(_) => Err(format!("checkpoint_every: {n:?} is not a positive line count")),
+            Ok(n) => Ok(n),
+        })
+        .collect::<Result<_, _>>()?;
+    if every.is_empty() {
+        return Err("checkpoint_every is empty".into());
+    }
+    Ok(every)
+}
+
+/// The rules of the case in `dir`, checked and compiled: `rule.yaml`/`rule.cep` and the files
+/// its `rules` file names, the forms of one rule (same file stem) proven equal.
+pub fn case_rules(dir: &Path) -> Result<Arc<RuleSet>, String> {
     let mut rule_files: Vec<PathBuf> =
         ["rule.yaml", "rule.cep"].iter().map(|f| dir.join(f)).filter(|p| p.exists()).collect();
     if let Ok(list) = std::fs::read_to_string(dir.join("rules")) {
@@ -85,7 +106,12 @@ pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
         }
     }
     let all: Vec<cepheus_grammar::ast::Rule> = by_stem.into_iter().flat_map(|(_, r)| r).collect();
-    let rules = Arc::new(compile(&all).map_err(|e| format!("{e:?}"))?);
+    Ok(Arc::new(compile(&all).map_err(|e| format!("{e:?}"))?))
+}
+
+/// Runs one case; `Err` says what differs.
+pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
+    let rules = case_rules(dir)?;
     let events = std::fs::read(dir.join("events.jsonl")).map_err(|e| e.to_string())?;
     let opts = options(dir)?;
     let run = |checkpoint_every: Option<u64>| -> Result<String, String> {
@@ -97,7 +123,7 @@ pub fn run_case(dir: &Path, bless: bool) -> Result<(), String> {
         String::from_utf8(out).map_err(|e| e.to_string())
     };
     let straight = run(None)?;
-    for every in [1, 3] {
+    for every in checkpoint_intervals(dir)? {
         if run(Some(every))? != straight {
             return Err(format!("output differs with a checkpoint/restore every {every} lines"));
         }
