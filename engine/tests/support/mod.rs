@@ -125,6 +125,7 @@ pub fn group(group_name: &str, elements: Vec<Element>) -> Group {
         contiguity_span: None,
         quantifier: Quantifier::default(),
         pattern: elements,
+        window: None,
         span: Span::default(),
     }
 }
