@@ -98,6 +98,9 @@ impl Router {
         if self.rules.rules.iter().any(|r| r.emit.is_none()) {
             topics.push(self.default_topic.clone());
         }
+        topics.extend(
+            self.rules.rules.iter().filter_map(|r| r.window.as_ref()?.windows_topic.clone()),
+        );
         topics.push(self.dlq_topic.clone());
         topics.push(self.late_topic.clone());
         topics.sort();
@@ -166,6 +169,20 @@ impl Router {
                     });
                 }
                 Emitted::Trace(_) => {}
+                Emitted::Window { key, window, triggered } => {
+                    if triggered {
+                        let v = output::window_trigger(rule, &key, &window);
+                        out.push(self.trigger(i, rule.emit.as_ref(), &key, &v));
+                    }
+                    if let Some(topic) = rule.window.as_ref().and_then(|w| w.windows_topic.clone()) {
+                        // A window record goes out as a trigger does (stdout in embedded mode),
+                        // to the rule's `windows` topic.
+                        let v = output::window_record(rule, &key, &window);
+                        let mut record = self.trigger(i, None, &key, &v);
+                        record.topic = topic;
+                        out.push(record);
+                    }
+                }
             }
         }
     }
