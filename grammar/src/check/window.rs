@@ -93,27 +93,35 @@ pub(super) fn check(rule: &Rule, w: &Windowed, stages: &Stages<'_>) -> Vec<Diagn
 }
 
 fn pattern_keys(rule: &Rule, w: &Windowed, out: &mut Vec<Diagnostic>) {
-    let mut refuse = |key: &str, at: crate::Span| {
-        out.push(
-            Diagnostic::error(
-                codes::PATTERN_KEY_ON_WINDOW_RULE,
-                format!("`{key}` belongs to pattern rules, not to window rules"),
-            )
-            .at(at, "not valid on a window rule")
-            .with_label(w.window.span(), "this is a window rule")
-            .with_help("a window rule closes its windows by event time; remove it"),
-        );
+    let refuse = |key: &str, at: crate::Span| {
+        Diagnostic::error(
+            codes::PATTERN_KEY_ON_WINDOW_RULE,
+            format!("`{key}` belongs to pattern rules, not to window rules"),
+        )
+        .at(at, "not valid on a window rule")
+        .with_label(w.window.span(), "this is a window rule")
+        .with_help("a window rule closes its windows by event time; remove it")
     };
     if let Some(within) = &rule.within {
-        refuse("within", within.span);
+        out.push(refuse("within", within.span));
     }
     match &rule.skip {
         crate::ast::Skip::NoSkip => {}
-        crate::ast::Skip::ToFirst(n) | crate::ast::Skip::ToLast(n) => refuse("skip", n.span),
-        _ => refuse("skip", rule.name.span),
+        crate::ast::Skip::ToFirst(n) | crate::ast::Skip::ToLast(n) => {
+            out.push(refuse("skip", n.span))
+        }
+        // `to_next` and `past_last_event` keep no span: point at the window instead.
+        _ => out.push(
+            Diagnostic::error(
+                codes::PATTERN_KEY_ON_WINDOW_RULE,
+                "`skip` belongs to pattern rules, not to window rules",
+            )
+            .at(w.window.span(), "a window rule has no skip strategy")
+            .with_help("a window rule closes its windows by event time; remove `skip`"),
+        ),
     }
     if let Some(t) = &rule.on_timeout {
-        refuse("on_timeout", t.span);
+        out.push(refuse("on_timeout", t.span));
     }
 }
 
@@ -152,9 +160,14 @@ fn durations(w: &Windowed, out: &mut Vec<Diagnostic>) {
                         duration::format(every.millis)
                     )
                 };
+                let label = if every.millis > size.millis {
+                    "longer than the size"
+                } else {
+                    "does not divide the size"
+                };
                 out.push(
                     Diagnostic::error(codes::SLIDING_EVERY, message)
-                        .at(every.span, "does not divide the size")
+                        .at(every.span, label)
                         .with_label(size.span, "the size")
                         .with_help(
                             "every event belongs to size/every windows, so `every` must divide \

@@ -168,7 +168,10 @@ impl Lowerer<'_> {
     }
 
     fn window(&mut self, raw: Spanned<RawWindow>) -> Option<Window> {
-        let span = self.entry_span(&raw.referenced).unwrap_or_else(|| self.map_span(&raw.referenced));
+        // Diagnostics about the whole window point at its first line (`window:`).
+        let span = self.first_line(
+            self.entry_span(&raw.referenced).unwrap_or_else(|| self.map_span(&raw.referenced)),
+        );
         let RawWindow { tumbling, sliding, session } = raw.value;
         let written = usize::from(tumbling.is_some())
             + usize::from(sliding.is_some())
