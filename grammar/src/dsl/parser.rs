@@ -126,6 +126,7 @@ fn dsl_rule_name(rule: Rule) -> &'static str {
         Rule::kw_every => "`every`",
         Rule::aggregate_clause | Rule::kw_aggregate => "`aggregate`",
         Rule::aggregate_def => "an aggregate (`name = count()`)",
+        Rule::aggregate_option => "`where` or `over`",
         Rule::over_clause | Rule::kw_over => "`over`",
         Rule::equals => "`=`",
         Rule::having_clause | Rule::kw_having => "`having`",
