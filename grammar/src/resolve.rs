@@ -163,12 +163,16 @@ impl WindowAggregate {
     /// How to call it, for help lines.
     pub const fn usage(self) -> &'static str {
         match self {
-            WindowAggregate::Count => "`count()` counts events; `count(x)` counts non-null values of `x`",
+            WindowAggregate::Count => {
+                "`count()` counts events; `count(x)` counts non-null values of `x`"
+            }
             WindowAggregate::Sum => "`sum(x)`: the sum of the numeric values of `x`",
             WindowAggregate::Avg => "`avg(x)`: the mean of the numeric values of `x`",
             WindowAggregate::Min => "`min(x)`: the least numeric value of `x`",
             WindowAggregate::Max => "`max(x)`: the greatest numeric value of `x`",
-            WindowAggregate::CountDistinct => "`count_distinct(x)`: how many distinct values `x` takes",
+            WindowAggregate::CountDistinct => {
+                "`count_distinct(x)`: how many distinct values `x` takes"
+            }
             WindowAggregate::Percentile => "`percentile(x, p)` with a number `p`, 0 < p <= 100",
         }
     }

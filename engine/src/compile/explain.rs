@@ -68,10 +68,15 @@ fn window_text(rule: &CompiledRule, w: &CompiledWindow) -> String {
             d(every),
             size / every
         ),
-        WindowKind::Session { gap } => format!("session gap {} (overlapping sessions merge)", d(gap)),
+        WindowKind::Session { gap } => {
+            format!("session gap {} (overlapping sessions merge)", d(gap))
+        }
     };
     let _ = writeln!(out, "  window: {kind}");
-    let _ = writeln!(out, "  fires: when the watermark reaches a window's end; empty windows never fire");
+    let _ = writeln!(
+        out,
+        "  fires: when the watermark reaches a window's end; empty windows never fire"
+    );
     let _ = writeln!(out, "  aggregates: {}", w.aggregates.len());
     let asts = rule.ast.window.as_ref().map(|a| a.aggregates.as_slice()).unwrap_or_default();
     for (a, ast) in w.aggregates.iter().zip(asts) {

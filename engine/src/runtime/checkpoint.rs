@@ -68,7 +68,8 @@ impl Partition {
         let (watermark, max_ts, c) = self.clock();
         let mut enc = Encoder::new(VERSION);
         enc.write_i64(watermark).write_i64(max_ts);
-        for v in [c.events, c.late, c.matches, c.timeouts, c.forced, c.dropped_runs, c.dropped_values]
+        for v in
+            [c.events, c.late, c.matches, c.timeouts, c.forced, c.dropped_runs, c.dropped_values]
         {
             enc.write_u64(v);
         }

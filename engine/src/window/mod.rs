@@ -41,7 +41,11 @@ pub struct FiredWindow {
 pub(crate) enum Acc {
     Count(u64),
     /// Sum of the numeric values; `int` while every value was an integer and the sum fits.
-    Sum { n: u64, float: f64, int: Option<i64> },
+    Sum {
+        n: u64,
+        float: f64,
+        int: Option<i64>,
+    },
     /// The least or greatest numeric value so far.
     Extreme(Option<Val>),
     /// Distinct values, as their JSON text.
@@ -142,9 +146,8 @@ pub fn percentile(values: &[Val], p: f64) -> Val {
         return Val::Null;
     }
     let mut sorted: Vec<&Val> = values.iter().collect();
-    sorted.sort_by(|a, b| {
-        a.as_f64().unwrap_or(f64::NAN).total_cmp(&b.as_f64().unwrap_or(f64::NAN))
-    });
+    sorted
+        .sort_by(|a, b| a.as_f64().unwrap_or(f64::NAN).total_cmp(&b.as_f64().unwrap_or(f64::NAN)));
     let n = sorted.len();
     let rank = ((p / 100.0) * n as f64).ceil() as usize;
     sorted[rank.clamp(1, n) - 1].clone()

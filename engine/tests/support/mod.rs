@@ -125,7 +125,6 @@ pub fn group(group_name: &str, elements: Vec<Element>) -> Group {
         contiguity_span: None,
         quantifier: Quantifier::default(),
         pattern: elements,
-        window: None,
         span: Span::default(),
     }
 }
@@ -154,6 +153,7 @@ pub fn rule(elements: Vec<Element>, within: Option<u64>, skip: Skip) -> Rule {
             max_out_of_orderness: None,
         },
         pattern: elements,
+        window: None,
         within: within.map(|ms| Duration { millis: ms, span: Span::default() }),
         skip,
         emit: None,

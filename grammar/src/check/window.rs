@@ -14,7 +14,9 @@
 
 use std::collections::HashMap;
 
-use crate::ast::{Emit, Expr, ExprKind, Literal, Path, Rule, Segment, TemplatePart, Value, Window, Windowed};
+use crate::ast::{
+    Emit, Expr, ExprKind, Literal, Path, Rule, Segment, TemplatePart, Value, Window, Windowed,
+};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::duration;
 use crate::resolve::WindowAggregate;
@@ -65,17 +67,23 @@ pub(super) fn check(rule: &Rule, w: &Windowed, stages: &Stages<'_>) -> Vec<Diagn
     }
     match (&w.having, &rule.emit) {
         (None, Some(emit)) => out.push(
-            Diagnostic::error(codes::EMIT_WITHOUT_HAVING, "`emit` on a window rule without `having`")
-                .at(emit.span, "which windows trigger?")
-                .with_help(
-                    "add `having: CONDITION` over the aggregates (`having: events >= 10`); to \
+            Diagnostic::error(
+                codes::EMIT_WITHOUT_HAVING,
+                "`emit` on a window rule without `having`",
+            )
+            .at(emit.span, "which windows trigger?")
+            .with_help(
+                "add `having: CONDITION` over the aggregates (`having: events >= 10`); to \
                      write every window, use `windows: {topic: TOPIC}` instead of `emit`",
-                ),
+            ),
         ),
         (Some(having), None) => out.push(
-            Diagnostic::error(codes::HAVING_WITHOUT_EMIT, "`having` on a window rule without `emit`")
-                .at(having.span, "a trigger with nowhere to go")
-                .with_help("add `emit:` with the trigger's topic and fields"),
+            Diagnostic::error(
+                codes::HAVING_WITHOUT_EMIT,
+                "`having` on a window rule without `emit`",
+            )
+            .at(having.span, "a trigger with nowhere to go")
+            .with_help("add `emit:` with the trigger's topic and fields"),
         ),
         _ => {}
     }
@@ -215,9 +223,12 @@ fn durations(w: &Windowed, out: &mut Vec<Diagnostic>) {
 fn call(of: &Expr, stages: &Stages<'_>, out: &mut Vec<Diagnostic>) {
     let ExprKind::Call { name, args } = &of.kind else {
         out.push(
-            Diagnostic::error(codes::UNKNOWN_AGGREGATE_FUNCTION, format!("`{of}` is not an aggregate"))
-                .at(of.span, "not an aggregate call")
-                .with_help(format!("an aggregate is a call of {}", aggregate_list())),
+            Diagnostic::error(
+                codes::UNKNOWN_AGGREGATE_FUNCTION,
+                format!("`{of}` is not an aggregate"),
+            )
+            .at(of.span, "not an aggregate call")
+            .with_help(format!("an aggregate is a call of {}", aggregate_list())),
         );
         return;
     };
@@ -249,7 +260,10 @@ fn call(of: &Expr, stages: &Stages<'_>, out: &mut Vec<Diagnostic>) {
                     args.len()
                 ),
             )
-            .at(of.span, format!("{} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }))
+            .at(
+                of.span,
+                format!("{} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
+            )
             .with_help(agg.usage()),
         );
         return;
@@ -276,7 +290,9 @@ fn call(of: &Expr, stages: &Stages<'_>, out: &mut Vec<Diagnostic>) {
                     format!("percentile {p} is out of range"),
                 )
                 .at(p.span, "not in (0, 100]")
-                .with_help("a percentile is above 0 and at most 100: 50 is the median, 100 the maximum"),
+                .with_help(
+                    "a percentile is above 0 and at most 100: 50 is the median, 100 the maximum",
+                ),
             ),
             Some(_) => {}
         }
@@ -373,7 +389,12 @@ fn reads(e: &Expr, names: &[&str], place: &str, out: &mut Vec<Diagnostic>) {
                 Some(f) if f.arity() != args.len() => out.push(
                     Diagnostic::error(
                         codes::WRONG_ARITY,
-                        format!("`{}` takes {} argument(s), not {}", f.name(), f.arity(), args.len()),
+                        format!(
+                            "`{}` takes {} argument(s), not {}",
+                            f.name(),
+                            f.arity(),
+                            args.len()
+                        ),
                     )
                     .at(e.span, "wrong number of arguments"),
                 ),
@@ -386,9 +407,12 @@ fn reads(e: &Expr, names: &[&str], place: &str, out: &mut Vec<Diagnostic>) {
                             |c| format!("did you mean `{c}`?"),
                         );
                     out.push(
-                        Diagnostic::error(codes::UNKNOWN_FUNCTION, format!("unknown function `{name}`"))
-                            .at(name.span, "not a function")
-                            .with_help(help),
+                        Diagnostic::error(
+                            codes::UNKNOWN_FUNCTION,
+                            format!("unknown function `{name}`"),
+                        )
+                        .at(name.span, "not a function")
+                        .with_help(help),
                     );
                 }
             }
@@ -421,8 +445,11 @@ fn path(p: &Path, names: &[&str], place: &str, out: &mut Vec<Diagnostic>) {
         ),
     };
     out.push(
-        Diagnostic::error(codes::UNKNOWN_AGGREGATE, format!("{place} reads `{text}`, which is not an aggregate of this rule"))
-            .at(p.span, "no aggregate of this name")
-            .with_help(help),
+        Diagnostic::error(
+            codes::UNKNOWN_AGGREGATE,
+            format!("{place} reads `{text}`, which is not an aggregate of this rule"),
+        )
+        .at(p.span, "no aggregate of this name")
+        .with_help(help),
     );
 }

@@ -197,14 +197,24 @@ impl Lowerer<'_> {
             let size = match size {
                 Some(s) => self.duration(&s),
                 None => {
-                    self.missing("size", &at, "a sliding window", "`sliding: {size: 1h, every: 5m}`");
+                    self.missing(
+                        "size",
+                        &at,
+                        "a sliding window",
+                        "`sliding: {size: 1h, every: 5m}`",
+                    );
                     None
                 }
             };
             let every = match every {
                 Some(e) => self.duration(&e),
                 None => {
-                    self.missing("every", &at, "a sliding window", "`sliding: {size: 1h, every: 5m}`");
+                    self.missing(
+                        "every",
+                        &at,
+                        "a sliding window",
+                        "`sliding: {size: 1h, every: 5m}`",
+                    );
                     None
                 }
             };
@@ -225,14 +235,14 @@ impl Lowerer<'_> {
         let mut out = Vec::new();
         for (name, value) in raw.0 {
             let name_span = self.name(&name).span;
-            let span = self
-                .entry_span(&value.referenced)
-                .map_or(name_span, |s| name_span.to(s));
+            let span = self.entry_span(&value.referenced).map_or(name_span, |s| name_span.to(s));
             let name = self.name(&name);
             match value.value {
                 RawAggregate::Short(text) => {
                     let placement = self.placement(&value.defined, &text);
-                    if let Some(of) = placement.parse_expr(self.source, &text, &mut self.diagnostics) {
+                    if let Some(of) =
+                        placement.parse_expr(self.source, &text, &mut self.diagnostics)
+                    {
                         out.push(Aggregate { name, of, filter: None, over: None, span });
                     }
                 }
@@ -240,7 +250,12 @@ impl Lowerer<'_> {
                     let of = match &long.of {
                         Some(of) => self.expr(of),
                         None => {
-                            self.missing("of", &value.referenced, "an aggregate", "`{of: count(), where: CONDITION}`");
+                            self.missing(
+                                "of",
+                                &value.referenced,
+                                "an aggregate",
+                                "`{of: count(), where: CONDITION}`",
+                            );
                             None
                         }
                     };
@@ -256,7 +271,8 @@ impl Lowerer<'_> {
     }
 
     fn windows(&mut self, raw: Spanned<RawWindows>) -> Option<WindowsOutput> {
-        let span = self.entry_span(&raw.referenced).unwrap_or_else(|| self.map_span(&raw.referenced));
+        let span =
+            self.entry_span(&raw.referenced).unwrap_or_else(|| self.map_span(&raw.referenced));
         match &raw.value.topic {
             Some(t) => Some(WindowsOutput { topic: self.name(t), span }),
             None => {

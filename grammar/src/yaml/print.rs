@@ -10,7 +10,8 @@
 use std::fmt::Write as _;
 
 use crate::ast::{
-    Contiguity, Element, Emit, Group, Quantifier, Rule, Skip, Source, Stage, Value, Window, Windowed,
+    Contiguity, Element, Emit, Group, Quantifier, Rule, Skip, Source, Stage, Value, Window,
+    Windowed,
 };
 
 const INDENT: usize = 2;
@@ -60,12 +61,12 @@ fn windowed(out: &mut Out, w: &Windowed) {
     out.key(0, "window");
     match &w.window {
         Window::Tumbling { size, .. } => out.entry(INDENT, "tumbling", &d(size)),
-        Window::Sliding { size, every, .. } => out.entry(
-            INDENT,
-            "sliding",
-            &format!("{{size: {}, every: {}}}", d(size), d(every)),
-        ),
-        Window::Session { gap, .. } => out.entry(INDENT, "session", &format!("{{gap: {}}}", d(gap))),
+        Window::Sliding { size, every, .. } => {
+            out.entry(INDENT, "sliding", &format!("{{size: {}, every: {}}}", d(size), d(every)))
+        }
+        Window::Session { gap, .. } => {
+            out.entry(INDENT, "session", &format!("{{gap: {}}}", d(gap)))
+        }
     }
     if w.aggregates.is_empty() {
         out.entry(0, "aggregates", "{}");

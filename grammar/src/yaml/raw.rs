@@ -154,7 +154,7 @@ pub struct RawAggregates(pub Vec<(Spanned<String>, Spanned<RawAggregate>)>);
 #[derive(Debug)]
 pub enum RawAggregate {
     Short(String),
-    Long(RawAggregateLong),
+    Long(Box<RawAggregateLong>),
 }
 
 keyed_struct! {
@@ -424,14 +424,17 @@ impl<'de> Deserialize<'de> for RawAggregate {
         impl<'de> Visitor<'de> for V {
             type Value = RawAggregate;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an aggregate call such as `count()`, or `{of: CALL, where: ..., over: ...}`")
+                f.write_str(
+                    "an aggregate call such as `count()`, or `{of: CALL, where: ..., over: ...}`",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAggregate, E> {
                 Ok(RawAggregate::Short(v.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawAggregate, A::Error> {
-                let long = RawAggregateLong::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(RawAggregate::Long(long))
+                let long =
+                    RawAggregateLong::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawAggregate::Long(Box::new(long)))
             }
         }
         d.deserialize_any(V)

@@ -405,7 +405,9 @@ fn expected_for(key: &str) -> Option<&'static str> {
         "name" | "description" | "stage" | "group" | "topic" => "a string",
         "topics" => "a list of topic names",
         "source" | "emit" | "on_timeout" | "windows" | "sliding" | "session" => "a mapping",
-        "window" => "a mapping: `tumbling: 5m`, `sliding: {size: 1h, every: 5m}` or `session: {gap: 30m}`",
+        "window" => {
+            "a mapping: `tumbling: 5m`, `sliding: {size: 1h, every: 5m}` or `session: {gap: 30m}`"
+        }
         "aggregates" => "a mapping of aggregate names to aggregates such as `count()`",
         "tumbling" | "size" | "every" | "gap" | "over" => "a duration such as `5m` or `1d`",
         "having" | "of" => {

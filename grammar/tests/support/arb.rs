@@ -11,9 +11,9 @@
 //! after [`forget_written_spans`].
 
 use cepheus_grammar::ast::{
-    Aggregate, BinaryOp, Contiguity, Duration, Element, Emit, Expr, ExprKind, Group, Literal,
-    Name, Path, Quantifier, Rule, Segment, Skip, Source, Stage, Template, TemplatePart, UnaryOp,
-    Value, Window, Windowed, WindowsOutput,
+    Aggregate, BinaryOp, Contiguity, Duration, Element, Emit, Expr, ExprKind, Group, Literal, Name,
+    Path, Quantifier, Rule, Segment, Skip, Source, Stage, Template, TemplatePart, UnaryOp, Value,
+    Window, Windowed, WindowsOutput,
 };
 use cepheus_grammar::dsl::RESERVED_WORDS;
 use cepheus_grammar::source::Span;
@@ -37,40 +37,46 @@ pub fn arb_window_rule() -> impl Strategy<Value = Rule> {
         proptest::option::of(arb_emit()),
         proptest::option::of(arb_topic()),
     )
-        .prop_map(|(name, description, source, window, mut aggregates, having, emit, windows)| {
-            let mut used: Vec<String> = Vec::new();
-            for a in &mut aggregates {
-                while used.contains(&a.name.text) {
-                    a.name.text.push('_');
+        .prop_map(
+            |(name, description, source, window, mut aggregates, having, emit, windows)| {
+                let mut used: Vec<String> = Vec::new();
+                for a in &mut aggregates {
+                    while used.contains(&a.name.text) {
+                        a.name.text.push('_');
+                    }
+                    used.push(a.name.text.clone());
                 }
-                used.push(a.name.text.clone());
-            }
-            Rule {
-                name: name_of(&name),
-                description,
-                source,
-                pattern: Vec::new(),
-                window: Some(Windowed {
-                    window,
-                    aggregates,
-                    having,
-                    windows: windows.map(|topic| WindowsOutput { topic, span: Span::default() }),
-                }),
-                within: None,
-                skip: Skip::NoSkip,
-                emit,
-                on_timeout: None,
-                span: Span::default(),
-            }
-        })
+                Rule {
+                    name: name_of(&name),
+                    description,
+                    source,
+                    pattern: Vec::new(),
+                    window: Some(Windowed {
+                        window,
+                        aggregates,
+                        having,
+                        windows: windows
+                            .map(|topic| WindowsOutput { topic, span: Span::default() }),
+                    }),
+                    within: None,
+                    skip: Skip::NoSkip,
+                    emit,
+                    on_timeout: None,
+                    span: Span::default(),
+                }
+            },
+        )
 }
 
 fn arb_window() -> impl Strategy<Value = Window> {
     let span = Span::default();
     prop_oneof![
         arb_duration().prop_map(move |size| Window::Tumbling { size, span }),
-        (arb_duration(), arb_duration())
-            .prop_map(move |(size, every)| Window::Sliding { size, every, span }),
+        (arb_duration(), arb_duration()).prop_map(move |(size, every)| Window::Sliding {
+            size,
+            every,
+            span
+        }),
         arb_duration().prop_map(move |gap| Window::Session { gap, span }),
     ]
 }
@@ -88,12 +94,7 @@ fn arb_aggregate() -> impl Strategy<Value = Aggregate> {
             }
             expr(ExprKind::Call { name: name_of(f), args })
         });
-    (
-        arb_name(),
-        call,
-        proptest::option::of(arb_expr()),
-        proptest::option::of(arb_duration()),
-    )
+    (arb_name(), call, proptest::option::of(arb_expr()), proptest::option::of(arb_duration()))
         .prop_map(|(name, of, filter, over)| Aggregate {
             name: name_of(&name),
             of,

@@ -174,7 +174,8 @@ impl Router {
                         let v = output::window_trigger(rule, &key, &window);
                         out.push(self.trigger(i, rule.emit.as_ref(), &key, &v));
                     }
-                    if let Some(topic) = rule.window.as_ref().and_then(|w| w.windows_topic.clone()) {
+                    if let Some(topic) = rule.window.as_ref().and_then(|w| w.windows_topic.clone())
+                    {
                         // A window record goes out as a trigger does (stdout in embedded mode),
                         // to the rule's `windows` topic.
                         let v = output::window_record(rule, &key, &window);
