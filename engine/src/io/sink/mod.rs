@@ -32,6 +32,10 @@ pub mod headers {
     pub const ERROR: &str = "cepheus.error";
     /// The watermark a late event was behind, RFC 3339.
     pub const WATERMARK: &str = "cepheus.watermark";
+    /// What a record other than a trigger is: [`RECORD_WINDOW`] for a window rule's window
+    /// record (written with [`super::Kind::Trigger`], to the rule's `windows` topic).
+    pub const RECORD: &str = "cepheus.record";
+    pub const RECORD_WINDOW: &str = "window";
 }
 
 /// What a record is, for sinks that treat kinds differently (stdout vs stderr).
@@ -176,11 +180,12 @@ impl Router {
                     }
                     if let Some(topic) = rule.window.as_ref().and_then(|w| w.windows_topic.clone())
                     {
-                        // A window record goes out as a trigger does (stdout in embedded mode),
-                        // to the rule's `windows` topic.
+                        // A window record goes out as a trigger does, to the rule's `windows`
+                        // topic, marked by a header (embedded mode prints it on stderr).
                         let v = output::window_record(rule, &key, &window);
                         let mut record = self.trigger(i, None, &key, &v);
                         record.topic = topic;
+                        record.headers.push((headers::RECORD, headers::RECORD_WINDOW.into()));
                         out.push(record);
                     }
                 }

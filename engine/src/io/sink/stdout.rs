@@ -1,5 +1,6 @@
-//! Embedded mode's sink: triggers as JSON lines on one stream (stdout), DLQ and late records as
-//! JSON lines on another (stderr), each `{"topic", "key", "headers", "value"}`.
+//! Embedded mode's sink: triggers as JSON lines on one stream (stdout), DLQ and late records and
+//! window rules' window records as JSON lines on another (stderr), each
+//! `{"topic", "key", "headers", "value"}`.
 
 use std::io::Write;
 
@@ -21,12 +22,16 @@ impl<O: Write, D: Write> StdoutSink<O, D> {
 
     /// Triggers are written as the payload itself; other records as an envelope.
     pub fn write(&mut self, rec: &OutRecord) -> std::io::Result<()> {
+        let window_record = rec
+            .headers
+            .iter()
+            .any(|(k, v)| *k == super::headers::RECORD && v == super::headers::RECORD_WINDOW);
         match rec.kind {
-            Kind::Trigger => {
+            Kind::Trigger if !window_record => {
                 self.out.write_all(&rec.payload)?;
                 self.out.write_all(b"\n")
             }
-            Kind::Dlq | Kind::Late => {
+            Kind::Trigger | Kind::Dlq | Kind::Late => {
                 let headers: Map<String, Value> = rec
                     .headers
                     .iter()
