@@ -132,6 +132,19 @@ impl Lowerer {
             );
         }
         if window_at.is_none() {
+            let written = ["`aggregate`", "`having`", "`emit windows`"]
+                .iter()
+                .find_map(|what| seen.0.get(what).map(|at| (*what, *at)));
+            if let (None, Some((what, at))) = (pattern_at, written) {
+                self.error(
+                    Diagnostic::error(codes::MISSING_FIELD, format!("{what} without `window`"))
+                        .at(at, "a window rule's clause")
+                        .with_help(
+                            "a window rule says its windows: `window tumbling 5m`, \
+                             `window sliding 1h every 5m` or `window session gap 30m`",
+                        ),
+                );
+            }
             if pattern_at.is_some() {
                 for what in ["`aggregate`", "`having`", "`emit windows`"] {
                     if let Some(at) = seen.0.get(what) {

@@ -127,15 +127,27 @@ impl Lowerer<'_> {
             Some(None) => None,
             None => None,
         };
+        let window_keys_written = window_keys.iter().any(|(_, loc)| loc.is_some());
         let pattern = match raw.pattern {
             Some(items) => self.pattern(items),
             None if window.is_some() || self.diagnostics.len() > errors => Vec::new(),
+            None if window_keys_written => {
+                self.missing(
+                    "window",
+                    at,
+                    "a rule",
+                    "`aggregates`, `having` and `windows` make a window rule: add `window:` with \
+                     `tumbling: 5m`, `sliding: {size: 1h, every: 5m}` or `session: {gap: 30m}`",
+                );
+                Vec::new()
+            }
             None => {
                 self.missing(
                     "pattern",
                     at,
                     "a rule",
-                    "a rule needs a `pattern`: a list of `- stage: NAME` elements",
+                    "a rule needs a `pattern` (a list of `- stage: NAME` elements), or a `window` \
+                     to aggregate over time",
                 );
                 Vec::new()
             }

@@ -309,7 +309,7 @@ fn stage_or_group_and_missing_keys() {
          E0106 3:7 a pattern element is a stage or a group, not both (help: write the stage and the group as two elements, or make the stage part of the group's `pattern`)\n\
          E0106 4:7 a pattern element needs `stage: NAME` or `group: NAME` (help: name the stage: add `stage: NAME`)\n\
          E0102 5:7 missing key `pattern` in a group (help: a group holds a sub-pattern: `pattern:` with its `- stage: NAME` elements)\n\
-         E0102 6:3 missing key `pattern` in a rule (help: a rule needs a `pattern`: a list of `- stage: NAME` elements)"
+         E0102 6:3 missing key `pattern` in a rule (help: a rule needs a `pattern` (a list of `- stage: NAME` elements), or a `window` to aggregate over time)"
     );
 }
 
