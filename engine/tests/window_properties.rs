@@ -162,3 +162,37 @@ fn sessions_split_at_the_gap() {
         ]
     );
 }
+
+/// Values kept for `count_distinct`, `percentile` and `over` are bounded per partition: past
+/// the bound, running totals still count every event and the rest is counted as dropped.
+#[test]
+fn kept_values_are_bounded_and_counted() {
+    let set = rules("tumbling 10s");
+    let limits = Limits { max_buffered_events: 4, ..Limits::default() };
+    let mut p = Pipeline::new(set.clone(), false, limits);
+    let mut step = StepResult::default();
+    for i in 0..5i64 {
+        let line = json!({"k": "k0", "v": i, "ts": i * 100}).to_string();
+        p.offer(&line, i as u64 + 1, 0, &mut step);
+    }
+    p.flush(&mut step);
+    let records: Vec<Value> = step
+        .emitted
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            Emitted::Window { key, window, .. } => {
+                Some(window_record(&set.rules[0], &key, &window))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 1);
+    let aggregates = &records[0]["aggregates"];
+    // Each event keeps a distinct value, a percentile value and an `over` entry: three values
+    // for the first event, six after the second, so from the third on nothing more is kept.
+    assert_eq!(aggregates["n"], 5);
+    assert_eq!(aggregates["total"], 10);
+    assert_eq!(aggregates["distinct"], 2);
+    assert_eq!(aggregates["recent"], 2);
+    assert_eq!(p.partitions()[0].counters.dropped_values, 3);
+}

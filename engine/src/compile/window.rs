@@ -55,6 +55,15 @@ pub struct CompiledWindow {
 }
 
 impl CompiledWindow {
+    /// Whether the rule keeps values beyond running totals (distinct values, percentile values,
+    /// an `over` history): what the partition's bound applies to.
+    pub fn keeps_values(&self) -> bool {
+        self.max_over.is_some()
+            || self.aggregates.iter().any(|a| {
+                matches!(a.func, WindowAggregate::CountDistinct | WindowAggregate::Percentile)
+            })
+    }
+
     /// The "event" `having` and `emit` read: the aggregates in order, then key, start, end.
     pub fn scope_event(&self, key: &str, start: i64, end: i64, values: &[Val]) -> Event {
         let mut fields: Vec<Val> = values.to_vec();

@@ -6,6 +6,10 @@
 //! it is reported, never fed out of order. Timers (`within`, `max_gap`, trailing absences)
 //! fire for every key when the watermark passes them; on a tie a timer fires before the events
 //! of that instant, which is what makes windows half-open.
+//!
+//! A window rule's partition orders events and moves time the same way, but feeds each key's
+//! [`KeyWindows`] instead of an NFA; its timer is the key's earliest window end, and firing
+//! emits [`Emitted::Window`] with `having` already evaluated.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -208,7 +212,7 @@ impl Partition {
                 .entry(key.clone())
                 .or_insert_with(|| WindowKeyState { windows: KeyWindows::default(), timer: None });
             let added = state.windows.add(w, &rule.program, &event, keep);
-            if !keep && (w.max_over.is_some() || state.windows.held() > 0) {
+            if !keep && w.keeps_values() {
                 self.counters.dropped_values += 1;
             }
             self.held += added;

@@ -220,12 +220,15 @@ impl KeyWindows {
                 vec![(start, start.saturating_add(size))]
             }
             WindowKind::Sliding { size, every } => {
-                let last = t.div_euclid(every) * every;
                 let mut out = Vec::new();
-                let mut s = last;
+                let mut s = t.div_euclid(every) * every;
+                // The windows `[s, s + size)` with `s <= t < s + size`, latest start first.
                 while s > t.saturating_sub(size) {
                     out.push((s, s.saturating_add(size)));
-                    s -= every;
+                    match s.checked_sub(every) {
+                        Some(earlier) => s = earlier,
+                        None => break,
+                    }
                 }
                 out.reverse();
                 out
@@ -316,9 +319,10 @@ impl KeyWindows {
                 .aggregates
                 .iter()
                 .zip(&o.accs)
-                .map(|(a, acc)| match (acc, a.over) {
+                .enumerate()
+                .map(|(i, (a, acc))| match (acc, a.over) {
                     (Some(acc), _) => acc.result(a),
-                    (None, Some(over)) => self.over_value(w, a, o.end, over),
+                    (None, Some(over)) => self.over_value(i, a, o.end, over),
                     (None, None) => Val::Null,
                 })
                 .collect();
@@ -333,18 +337,17 @@ impl KeyWindows {
         }
     }
 
-    /// An aggregate with `over` at a window's end: over the history in `[end - over, end)`.
-    fn over_value(&self, w: &CompiledWindow, a: &CompiledAggregate, end: i64, over: i64) -> Val {
-        let i = w
-            .aggregates
-            .iter()
-            .position(|x| std::ptr::eq(x, a))
-            .expect("the aggregate is one of the window's");
+    /// Aggregate `i` (`a`, which has `over`) at a window's end: over the history in
+    /// `[end - over, end)`.
+    fn over_value(&self, i: usize, a: &CompiledAggregate, end: i64, over: i64) -> Val {
         let from = end.saturating_sub(over);
         let mut acc = Acc::new(a.func);
         for (ts, values) in &self.history {
-            if *ts >= from && *ts < end {
-                acc.add(a.func, &values[i]);
+            if *ts >= from
+                && *ts < end
+                && let Some(v) = values.get(i)
+            {
+                acc.add(a.func, v);
             }
         }
         acc.result(a)
