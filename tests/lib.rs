@@ -5,7 +5,8 @@
 //! naming rule files relative to the case (one per line; a `.yaml` and a `.cep` of the same
 //! rule must give the same AST), `events.jsonl`,
 //! `expected.jsonl`, and optionally `args` (one replay flag per line: `--matches`,
-//! `--timeouts`, `--no-flush`, or `--triggers` for trigger events; the default is
+//! `--timeouts`, `--no-flush`, `--windows` (window records), or `--triggers` for trigger
+//! events; the default is
 //! `--matches --timeouts`). [`run_case`] replays the events straight through and again with a
 //! checkpoint/restore after every line and every third line; all three outputs must be equal,
 //! and equal to `expected.jsonl`. A case with thousands of events may set the checkpoint
@@ -46,6 +47,7 @@ fn options(dir: &Path) -> Result<ReplayOptions, String> {
                 "--matches" => opts.matches = true,
                 "--timeouts" => opts.timeouts = true,
                 "--no-flush" => opts.no_flush = true,
+                "--windows" => opts.windows = true,
                 "--triggers" => {}
                 other => return Err(format!("unknown flag {other} in args")),
             }

@@ -20,3 +20,4 @@ pub mod output;
 pub mod replay;
 pub mod runtime;
 pub mod testing;
+pub mod window;

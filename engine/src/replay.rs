@@ -27,6 +27,9 @@ pub struct ReplayOptions {
     /// After every this many lines, checkpoint all state into a fresh in-memory store, drop the
     /// pipeline and continue from the restored one (proves restore equivalence end to end).
     pub checkpoint_every: Option<u64>,
+    /// Also print every fired window of a window rule (`{"rule", "key", "window_start",
+    /// "window_end", "events", "aggregates"}`), whether its `having` holds or not.
+    pub windows: bool,
 }
 
 /// What a replay saw and produced.
@@ -187,6 +190,16 @@ fn write_emitted(
             }
             Emitted::Trace(line) => {
                 writeln!(diag, "trace {}: {line}", rule.name).map_err(ReplayError::Write)?
+            }
+            Emitted::Window { key, window, triggered } => {
+                // A window rule has no matches: its triggers print in every mode.
+                if triggered {
+                    summary.matches += 1;
+                    print(output::window_trigger(rule, &key, &window), summary)?;
+                }
+                if opts.windows {
+                    print(output::window_record(rule, &key, &window), summary)?;
+                }
             }
         }
     }

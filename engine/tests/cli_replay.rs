@@ -187,3 +187,43 @@ fn invalid_rules_exit_1_with_diagnostics() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("E0101"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn windows_flag_prints_every_closed_window_and_triggers_print_without_it() {
+    let rule = "rules/learning/answer_rate_anomaly.yaml";
+    let mut events = String::new();
+    // Ten answers in [10:00, 10:05) (a trigger), then one in [10:05, 10:10) (a window only).
+    for i in 0..11 {
+        let minute = if i < 10 { 0 } else { 6 };
+        events.push_str(&format!(
+            r#"{{"event_id": "q-{i}", "event_type": "question_answered", "learner_id": "l_1", "concept_id": "c{c}", "correct": true, "duration_ms": 1000, "timestamp": "2024-05-01T10:0{minute}:{s:02}Z"}}"#,
+            c = i % 3,
+            s = i * 5,
+        ));
+        events.push('\n');
+    }
+    let plain = cepheus(&["replay", "--rules", rule, "--events", "-"], Some(&events));
+    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    let triggers = lines(&plain);
+    assert_eq!(triggers.len(), 1, "{triggers:?}");
+    assert_eq!(triggers[0]["window_start"], "2024-05-01T10:00:00Z");
+    assert_eq!(triggers[0]["timestamp"], "2024-05-01T10:05:00Z");
+
+    let o = cepheus(&["replay", "--rules", rule, "--events", "-", "--windows"], Some(&events));
+    let out = lines(&o);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[0], triggers[0], "the trigger first, then its window's record");
+    assert_eq!(out[1]["aggregates"]["answers"], 10);
+    assert_eq!(out[1]["aggregates"]["concepts"], 3);
+    assert_eq!(out[2]["window_start"], "2024-05-01T10:05:00Z");
+    assert_eq!(out[2]["aggregates"]["day_answers"], 11);
+}
+
+#[test]
+fn explain_describes_a_window_rule() {
+    let o = cepheus(&["explain", "rules/learning/answer_rate_anomaly.cep"], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("window: tumbling 5m"), "{text}");
+    assert!(text.contains("day_answers = count() over [end - 1d, end)"), "{text}");
+}

@@ -156,14 +156,21 @@ fn rules(texts: &[String]) -> Arc<RuleSet> {
     Arc::new(compile(&loaded.rules).expect("rules compile"))
 }
 
-/// A rule pack's YAML, reading `input` and emitting to `alerts`.
+/// A rule pack's YAML, reading `input` and emitting to `alerts` (a window rule's window records
+/// to `<alerts>-windows`).
 fn pack_rule(file: &str, input: &str, alerts: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules").join(file);
     let text = std::fs::read_to_string(path).unwrap();
+    let mut section = "";
     text.lines()
         .map(|l| {
+            if !l.starts_with(' ') && l.ends_with(':') {
+                section = l.trim_end_matches(':');
+            }
             if l.trim_start().starts_with("topics:") {
                 format!("  topics: [{input}]")
+            } else if l.trim_start().starts_with("topic:") && section == "windows" {
+                format!("  topic: {alerts}-windows")
             } else if l.trim_start().starts_with("topic:") {
                 format!("  topic: {alerts}")
             } else {
@@ -265,6 +272,7 @@ async fn rule_pack_cases_give_replays_triggers_over_three_partitions() {
             "user_id",
         ),
         ("learning/dropout_risk.yaml", "learning/tests/dropout_risk", "learner_id"),
+        ("learning/answer_rate_anomaly.yaml", "learning/tests/answer_rate_anomaly", "learner_id"),
         (
             "security/unauthorized_faces_on_three_cameras.yaml",
             "security/tests/unauthorized_faces_on_three_cameras",
@@ -285,7 +293,8 @@ async fn rule_pack_cases_give_replays_triggers_over_three_partitions() {
     // One thread for the three partition workers: they share it, and the results do not change.
     let mut cfg = config(&app, "1s");
     cfg.workers = 1;
-    let daemon = Daemon::start(cfg, rules(&texts), StartFrom::Committed);
+    // Produced before the daemon starts: a worker idle for a second mid-stream would move its
+    // rules' time to the wall clock, and the rest of the stream would be late.
     let p = producer();
     for ((_, dir, key_field), (input, _)) in cases.iter().zip(&topics) {
         for line in lines(&root.join(dir).join("events.jsonl")) {
@@ -295,6 +304,7 @@ async fn rule_pack_cases_give_replays_triggers_over_three_partitions() {
             produce(&p, input, key.as_deref(), line.as_bytes()).await;
         }
     }
+    let daemon = Daemon::start(cfg, rules(&texts), StartFrom::Committed);
     for ((_, dir, _), (_, alerts)) in cases.iter().zip(&topics) {
         let expected = lines(&root.join(dir).join("expected.jsonl"));
         let got = read(alerts, expected.len(), Duration::from_secs(20), Duration::from_millis(500));
@@ -943,7 +953,44 @@ async fn golden_sets_through_kafka_give_replays_triggers() {
         a.await.unwrap().unwrap_or_else(|(e, _)| panic!("{e}"));
     }
 
+    // The learning pack's window records, as one engine writes them (embedded mode prints
+    // them on stderr, in the DLQ's envelope).
+    let learning = packs.iter().find(|p| p.0 == "learning").expect("learning pack");
+    let windows_topic = format!("{}-windows", learning.1);
+    let learning_rules: Vec<String> =
+        texts.iter().filter(|t| t.contains(&learning.1)).cloned().collect();
+    let mut diag = Vec::new();
+    cepheus_engine::daemon::embedded::run(
+        &cfg,
+        rules(&learning_rules),
+        learning.4.join("\n").as_bytes(),
+        "-",
+        std::io::sink(),
+        &mut diag,
+    )
+    .unwrap();
+    let mut want_windows: Vec<String> = String::from_utf8(diag)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["topic"] == windows_topic.as_str())
+        .map(|v| v["value"].as_str().unwrap().to_string())
+        .collect();
+    want_windows.sort();
+    assert!(want_windows.len() > 1000, "window records: {}", want_windows.len());
+
     let daemon = Daemon::start(cfg, rules(&texts), StartFrom::Committed);
+    let got =
+        read(&windows_topic, want_windows.len(), Duration::from_secs(120), Duration::from_secs(2));
+    for r in &got {
+        assert_eq!(r.header("cepheus.record"), Some("window"));
+        assert_eq!(r.header("cepheus.rule"), Some("answer_rate_anomaly"));
+        assert_eq!(r.key.as_deref(), r.json()["key"].as_str());
+    }
+    let mut got_windows: Vec<String> = got.into_iter().map(|r| r.value).collect();
+    got_windows.sort();
+    assert_eq!(got_windows.len(), want_windows.len(), "window record count");
+    assert_eq!(got_windows, want_windows, "window records");
     for (pack, alerts, expected, _, _) in &packs {
         let got = read(alerts, expected.len(), Duration::from_secs(120), Duration::from_secs(2));
         let mut got_values: Vec<String> = got.iter().map(|r| r.value.clone()).collect();

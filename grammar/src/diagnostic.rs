@@ -133,6 +133,40 @@ pub mod codes {
     pub const MAX_GAP_ON_MIDDLE_ABSENCE: Code = Code("E0231");
     /// Warning: `max_gap` on a stage right after a loop, where it is not enforced.
     pub const MAX_GAP_AFTER_LOOP: Code = Code("E0232");
+
+    // E024x–E025x: window rules (`window:` with `aggregates`, `having`, `windows`).
+    /// A rule with both `pattern` and `window` (a rule is one kind or the other).
+    pub const PATTERN_AND_WINDOW: Code = Code("E0240");
+    /// An aggregate that is not a call of a known aggregate function.
+    pub const UNKNOWN_AGGREGATE_FUNCTION: Code = Code("E0241");
+    /// An aggregate function with the wrong number or kind of arguments.
+    pub const AGGREGATE_ARITY: Code = Code("E0242");
+    /// `percentile(x, p)` with `p` not a number in (0, 100].
+    pub const PERCENTILE_RANGE: Code = Code("E0243");
+    /// `having` or an `emit` template names an aggregate that the rule does not define.
+    pub const UNKNOWN_AGGREGATE: Code = Code("E0244");
+    /// A sliding window whose `every` is larger than its `size`, or does not divide it.
+    pub const SLIDING_EVERY: Code = Code("E0245");
+    /// An aggregate's `over` shorter than the window it extends.
+    pub const OVER_SHORTER_THAN_WINDOW: Code = Code("E0246");
+    /// `emit` on a window rule without `having` (which windows would trigger?).
+    pub const EMIT_WITHOUT_HAVING: Code = Code("E0247");
+    /// `having` on a window rule without `emit` (a trigger with nowhere to go).
+    pub const HAVING_WITHOUT_EMIT: Code = Code("E0248");
+    /// A window rule with neither `emit` nor `windows`: it would write nothing.
+    pub const WINDOW_WRITES_NOTHING: Code = Code("E0249");
+    /// `within`, `skip` or `on_timeout` on a window rule (they belong to patterns).
+    pub const PATTERN_KEY_ON_WINDOW_RULE: Code = Code("E0250");
+    /// `aggregates`, `having` or `windows` on a pattern rule (they belong to window rules).
+    pub const WINDOW_KEY_ON_PATTERN_RULE: Code = Code("E0251");
+    /// Two aggregates with the same name in one rule.
+    pub const DUPLICATE_AGGREGATE: Code = Code("E0252");
+    /// A window rule without aggregates.
+    pub const NO_AGGREGATES: Code = Code("E0253");
+    /// An aggregate function call inside an aggregate's argument or `where`, or a
+    /// window-aggregate-only function (`percentile`, `count_distinct`) in a pattern rule.
+    pub const MISPLACED_AGGREGATE: Code = Code("E0254");
+
     /// Anything else the checker refuses, with its reason in the message.
     pub const UNSUPPORTED: Code = Code("E0299");
 }

@@ -109,6 +109,75 @@ impl Aggregate {
     }
 }
 
+/// Aggregates of a window rule's `aggregates`, over the events of a window (or of `over`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WindowAggregate {
+    /// `count()`: events; `count(x)`: events where `x` is present and not null.
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    /// Distinct values of `x` (present and not null).
+    CountDistinct,
+    /// `percentile(x, p)`: nearest rank over the numeric values of `x`.
+    Percentile,
+}
+
+impl WindowAggregate {
+    pub const ALL: &'static [WindowAggregate] = &[
+        WindowAggregate::Count,
+        WindowAggregate::Sum,
+        WindowAggregate::Avg,
+        WindowAggregate::Min,
+        WindowAggregate::Max,
+        WindowAggregate::CountDistinct,
+        WindowAggregate::Percentile,
+    ];
+
+    pub fn from_name(name: &str) -> Option<WindowAggregate> {
+        WindowAggregate::ALL.iter().copied().find(|a| a.name() == name)
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            WindowAggregate::Count => "count",
+            WindowAggregate::Sum => "sum",
+            WindowAggregate::Avg => "avg",
+            WindowAggregate::Min => "min",
+            WindowAggregate::Max => "max",
+            WindowAggregate::CountDistinct => "count_distinct",
+            WindowAggregate::Percentile => "percentile",
+        }
+    }
+
+    /// The fewest and most arguments it takes.
+    pub const fn arity(self) -> (usize, usize) {
+        match self {
+            WindowAggregate::Count => (0, 1),
+            WindowAggregate::Percentile => (2, 2),
+            _ => (1, 1),
+        }
+    }
+
+    /// How to call it, for help lines.
+    pub const fn usage(self) -> &'static str {
+        match self {
+            WindowAggregate::Count => {
+                "`count()` counts events; `count(x)` counts non-null values of `x`"
+            }
+            WindowAggregate::Sum => "`sum(x)`: the sum of the numeric values of `x`",
+            WindowAggregate::Avg => "`avg(x)`: the mean of the numeric values of `x`",
+            WindowAggregate::Min => "`min(x)`: the least numeric value of `x`",
+            WindowAggregate::Max => "`max(x)`: the greatest numeric value of `x`",
+            WindowAggregate::CountDistinct => {
+                "`count_distinct(x)`: how many distinct values `x` takes"
+            }
+            WindowAggregate::Percentile => "`percentile(x, p)` with a number `p`, 0 < p <= 100",
+        }
+    }
+}
+
 /// Every callable name, for "did you mean".
 pub fn all_call_names() -> impl Iterator<Item = &'static str> {
     Function::ALL.iter().map(|f| f.name()).chain(Aggregate::ALL.iter().map(|a| a.name()))

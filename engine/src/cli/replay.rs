@@ -44,6 +44,11 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "KEY")]
     pub trace: Option<String>,
 
+    /// Also print every closed window of a window rule (`{"rule", "key", "window_start",
+    /// "window_end", "events", "aggregates"}`), whether its `having` holds or not.
+    #[arg(long)]
+    pub windows: bool,
+
     /// Checkpoint all state every N lines into a fresh store and continue from the restored
     /// state (for testing that a restore changes nothing).
     #[arg(long, value_name = "N", hide = true)]
@@ -68,6 +73,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         strict: args.strict,
         trace: args.trace,
         checkpoint_every: args.checkpoint_every,
+        windows: args.windows,
     };
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut diag = io::stderr().lock();

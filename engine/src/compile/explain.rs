@@ -6,10 +6,16 @@ use cepheus_grammar::duration;
 
 use crate::nfa::program::{Action, Program, SkipStrategy, StateKind};
 
+use cepheus_grammar::resolve::WindowAggregate;
+
 use super::CompiledRule;
+use super::window::{CompiledWindow, WindowKind};
 
 /// The NFA as text: one block per state, its edges in the order they are tried.
 pub fn text(rule: &CompiledRule) -> String {
+    if let Some(w) = &rule.window {
+        return window_text(rule, w);
+    }
     let p = &rule.program;
     let mut out = String::new();
     let _ = writeln!(out, "rule {}", rule.name);
@@ -45,6 +51,53 @@ pub fn text(rule: &CompiledRule) -> String {
                 p.cond_text(e.cond)
             );
         }
+    }
+    out
+}
+
+/// A window rule: its windows, aggregates (with what each keeps), `having` and outputs.
+fn window_text(rule: &CompiledRule, w: &CompiledWindow) -> String {
+    let d = |ms: i64| duration::format(ms as u64);
+    let mut out = String::new();
+    let _ = writeln!(out, "rule {} (window rule)", rule.name);
+    let kind = match w.kind {
+        WindowKind::Tumbling { size } => format!("tumbling {} (epoch-aligned, half-open)", d(size)),
+        WindowKind::Sliding { size, every } => format!(
+            "sliding {} every {} (epoch-aligned, half-open; each event is in {} windows)",
+            d(size),
+            d(every),
+            size / every
+        ),
+        WindowKind::Session { gap } => {
+            format!("session gap {} (overlapping sessions merge)", d(gap))
+        }
+    };
+    let _ = writeln!(out, "  window: {kind}");
+    let _ = writeln!(
+        out,
+        "  fires: when the watermark reaches a window's end; empty windows never fire"
+    );
+    let _ = writeln!(out, "  aggregates: {}", w.aggregates.len());
+    let asts = rule.ast.window.as_ref().map(|a| a.aggregates.as_slice()).unwrap_or_default();
+    for (a, ast) in w.aggregates.iter().zip(asts) {
+        let range = a.over.map_or("the window".to_string(), |o| format!("[end - {}, end)", d(o)));
+        let state = match (a.func, a.over) {
+            (_, Some(_)) => "history of the key",
+            (WindowAggregate::CountDistinct, _) => "distinct values",
+            (WindowAggregate::Percentile, _) => "every value",
+            _ => "incremental",
+        };
+        let filter = ast.filter.as_ref().map(|f| format!(" where {f}")).unwrap_or_default();
+        let _ = writeln!(out, "    {} = {}{filter} over {range} ({state})", a.name, ast.of);
+    }
+    let having = rule.ast.window.as_ref().and_then(|a| a.having.as_ref());
+    let _ = writeln!(
+        out,
+        "  having: {}",
+        having.map_or("none (no triggers)".to_string(), |h| h.to_string())
+    );
+    if let Some(t) = &w.windows_topic {
+        let _ = writeln!(out, "  windows to: {t}");
     }
     out
 }

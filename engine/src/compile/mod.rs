@@ -7,6 +7,7 @@
 pub mod explain;
 mod expr;
 mod nfa;
+pub mod window;
 
 use std::collections::HashMap;
 
@@ -59,6 +60,9 @@ pub struct CompiledRule {
     pub out_of_orderness: i64,
     pub emit: Option<CompiledEmit>,
     pub on_timeout: Option<CompiledEmit>,
+    /// A window rule's windows and aggregates (its `program` is then empty, and `emit` reads
+    /// the fired window: see [`window`]).
+    pub window: Option<Box<window::CompiledWindow>>,
 }
 
 impl CompiledRule {
@@ -88,6 +92,9 @@ pub fn compile(rules: &[Rule]) -> Result<RuleSet, Vec<CompileError>> {
 }
 
 fn compile_rule(rule: &Rule, fields: &mut FieldTable) -> Result<CompiledRule, CompileError> {
+    if let Some(w) = &rule.window {
+        return compile_window_rule(rule, w, fields);
+    }
     if rule.pattern.is_empty() {
         return Err(CompileError::new("empty pattern"));
     }
@@ -177,6 +184,33 @@ fn compile_rule(rule: &Rule, fields: &mut FieldTable) -> Result<CompiledRule, Co
         out_of_orderness: rule.source.max_out_of_orderness.map_or(0, |d| d.millis as i64),
         emit,
         on_timeout,
+        window: None,
+    })
+}
+
+fn compile_window_rule(
+    rule: &Rule,
+    w: &cepheus_grammar::ast::Windowed,
+    fields: &mut FieldTable,
+) -> Result<CompiledRule, CompileError> {
+    let (window, emit) = window::compile(rule, w, fields)?;
+    let no_stages = HashMap::new();
+    let mut ec = expr::ExprCompiler { fields, stage_ids: &no_stages };
+    let key = rule.source.key.as_ref().map(|p| ec.field(&p.segments));
+    let time = rule.source.time.as_ref().map(|p| ec.field(&p.segments));
+    let filter = rule.source.filter.as_ref().map(|f| ec.expr(f)).transpose()?;
+    Ok(CompiledRule {
+        name: rule.name.text.clone(),
+        ast: rule.clone(),
+        program: window::empty_program(),
+        topics: rule.source.topics.iter().map(|t| t.text.clone()).collect(),
+        key,
+        time,
+        filter,
+        out_of_orderness: rule.source.max_out_of_orderness.map_or(0, |d| d.millis as i64),
+        emit,
+        on_timeout: None,
+        window: Some(Box::new(window)),
     })
 }
 

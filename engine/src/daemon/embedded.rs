@@ -17,6 +17,8 @@ use crate::runtime::{Pipeline, StepResult};
 pub struct EmbeddedSummary {
     pub records: u64,
     pub triggers: u64,
+    /// Window rules' window records.
+    pub windows: u64,
     pub dead_letters: u64,
     pub late: u64,
 }
@@ -100,6 +102,7 @@ fn write<O: Write, D: Write>(
             Kind::Trigger => summary.triggers += 1,
             Kind::Dlq => summary.dead_letters += 1,
             Kind::Late => summary.late += 1,
+            Kind::Window => summary.windows += 1,
             // Embedded mode is one partition: nothing is repartitioned.
             Kind::Forward => {}
         }

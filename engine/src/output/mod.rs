@@ -1,5 +1,5 @@
-//! Output records: trigger events built from a rule's `emit`, and the `--matches` /
-//! `--timeouts` views of matches. The JSON shapes are DESIGN.md's output contract.
+//! Output records: trigger events built from a rule's `emit`, the `--matches` /
+//! `--timeouts` views of matches, and a window rule's triggers and window records. The JSON shapes are DESIGN.md's output contract.
 
 use serde_json::{Map, Value, json};
 
@@ -8,6 +8,7 @@ use crate::event::{Event, format_rfc3339};
 use crate::nfa::StageId;
 use crate::nfa::eval::{PathRef, Scope, eval};
 use crate::runtime::GLOBAL_KEY;
+use crate::window::FiredWindow;
 
 /// Well-known trigger field names.
 pub mod fields {
@@ -19,6 +20,12 @@ pub mod fields {
     pub const MESSAGE: &str = "message";
     pub const CONTEXT_WINDOW: &str = "context_window";
     pub const TIMESTAMP: &str = "timestamp";
+    /// Window triggers and window records: the window's range, RFC 3339.
+    pub const WINDOW_START: &str = "window_start";
+    pub const WINDOW_END: &str = "window_end";
+    /// Window records: the aggregates by name, and the window's event count.
+    pub const AGGREGATES: &str = "aggregates";
+    pub const EVENTS: &str = "events";
 }
 
 /// The default topic of triggers whose rule names none.
@@ -108,6 +115,85 @@ pub fn trigger(
         }
     }
     Value::Object(out)
+}
+
+/// The trigger event of a window whose `having` holds: the standard fields (`timestamp` is the
+/// window's end, `context_window` is empty: a window stands for many events), the window's
+/// range, then the rule's own fields, whose templates read the window's aggregates.
+pub fn window_trigger(rule: &CompiledRule, key: &str, fired: &FiredWindow) -> Value {
+    let Some(w) = &rule.window else { return Value::Null };
+    let scope_event = w.scope_event(key, fired.start, fired.end, &fired.values);
+    let scope =
+        Scope { program: &rule.program, event: Some(&scope_event), path: PathRef::Slice(&[]) };
+    let own: Vec<(String, Value)> = rule
+        .emit
+        .as_ref()
+        .map(|e| e.fields.iter().map(|(k, v)| (k.clone(), value(v, scope))).collect())
+        .unwrap_or_default();
+    let get = |name: &str| own.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let mut out = Map::new();
+    out.insert(fields::TRIGGER_ID.into(), Value::String(window_id(rule, key, fired)));
+    out.insert(fields::RULE.into(), Value::String(rule.name.clone()));
+    out.insert(fields::KEY.into(), key_json(key));
+    out.insert(
+        fields::TRIGGER_TYPE.into(),
+        get(fields::TRIGGER_TYPE).unwrap_or(Value::String(rule.name.clone())),
+    );
+    if let Some(sev) = get(fields::SEVERITY) {
+        out.insert(fields::SEVERITY.into(), sev);
+    }
+    out.insert(
+        fields::MESSAGE.into(),
+        get(fields::MESSAGE).unwrap_or(Value::String(format!("rule {} window", rule.name))),
+    );
+    out.insert(fields::CONTEXT_WINDOW.into(), Value::Array(Vec::new()));
+    out.insert(fields::TIMESTAMP.into(), Value::String(format_rfc3339(fired.end)));
+    out.insert(fields::WINDOW_START.into(), Value::String(format_rfc3339(fired.start)));
+    out.insert(fields::WINDOW_END.into(), Value::String(format_rfc3339(fired.end)));
+    for (k, v) in own {
+        if !out.contains_key(&k) {
+            out.insert(k, v);
+        }
+    }
+    Value::Object(out)
+}
+
+/// A window record (`windows.topic`, `replay --windows`): `{"rule", "key", "window_start",
+/// "window_end", "events", "aggregates": {name: value, ...}}`, aggregates in the rule's order.
+pub fn window_record(rule: &CompiledRule, key: &str, fired: &FiredWindow) -> Value {
+    let mut aggregates = Map::new();
+    if let Some(w) = &rule.window {
+        for (a, v) in w.aggregates.iter().zip(&fired.values) {
+            aggregates.insert(a.name.clone(), v.to_json());
+        }
+    }
+    let mut out = Map::new();
+    out.insert(fields::RULE.into(), Value::String(rule.name.clone()));
+    out.insert(fields::KEY.into(), key_json(key));
+    out.insert(fields::WINDOW_START.into(), Value::String(format_rfc3339(fired.start)));
+    out.insert(fields::WINDOW_END.into(), Value::String(format_rfc3339(fired.end)));
+    out.insert(fields::EVENTS.into(), Value::from(fired.events));
+    out.insert(fields::AGGREGATES.into(), Value::Object(aggregates));
+    Value::Object(out)
+}
+
+/// A window trigger's id: rule, key and the window's range identify it (a window fires once).
+fn window_id(rule: &CompiledRule, key: &str, fired: &FiredWindow) -> String {
+    let mut a = Fnv::new(0xcbf2_9ce4_8422_2325);
+    let mut b = Fnv::new(0x6c62_272e_07bb_0142);
+    for bytes in [
+        rule.name.as_bytes(),
+        key.as_bytes(),
+        b"window",
+        &fired.start.to_le_bytes(),
+        &fired.end.to_le_bytes(),
+    ] {
+        a.write(bytes);
+        b.write(bytes);
+        a.write(&[0xff]);
+        b.write(&[0xff]);
+    }
+    format!("{:016x}{:016x}", a.0, b.0)
 }
 
 fn value(v: &CValue, scope: Scope<'_>) -> Value {

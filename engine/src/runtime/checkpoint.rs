@@ -2,7 +2,8 @@
 //!
 //! A checkpoint replaces everything the store holds for (rule, partition) in one atomic batch:
 //! each key's NFA state under `Runs`, each event still waiting for the watermark under
-//! `Pending`, and the partition's clock and counters under `Meta`. Timers are not stored: they
+//! `Pending`, and the partition's clock and counters under `Meta`. A window rule stores each
+//! key's windows ([`KeyWindows`]) under `Runs` in place of NFA state. Timers are not stored: they
 //! are derived from the restored runs. Restoring and continuing gives the same output as never
 //! having stopped (tested by the golden replay cases).
 
@@ -15,10 +16,12 @@ use cepheus_state::{Space, StateError, StateStore, StateView, WriteBatch};
 use crate::compile::CompiledRule;
 use crate::event::{Event, FieldTable};
 use crate::nfa::KeyNfa;
+use crate::window::KeyWindows;
 
 use super::partition::{Counters, Limits, Partition};
 
-const VERSION: u8 = 1;
+/// Version 2 added `dropped_values` to the clock's counters; version 1 is still read.
+const VERSION: u8 = 2;
 
 fn meta_key(rule: RuleId, partition: PartitionId) -> Vec<u8> {
     format!("partition/{}/{}", rule.0, partition.0).into_bytes()
@@ -46,6 +49,13 @@ impl Partition {
                 nfa.encode(),
             );
         }
+        for (key, windows) in self.window_keys() {
+            batch.put(
+                Space::Runs,
+                RunKey { rule, partition, key: key.as_bytes() }.encode(),
+                windows.encode(),
+            );
+        }
         for (key, event) in self.buffered() {
             let mut enc = Encoder::new(VERSION);
             enc.write_str(key).write_str(&event.raw);
@@ -58,7 +68,9 @@ impl Partition {
         let (watermark, max_ts, c) = self.clock();
         let mut enc = Encoder::new(VERSION);
         enc.write_i64(watermark).write_i64(max_ts);
-        for v in [c.events, c.late, c.matches, c.timeouts, c.forced, c.dropped_runs] {
+        for v in
+            [c.events, c.late, c.matches, c.timeouts, c.forced, c.dropped_runs, c.dropped_values]
+        {
             enc.write_u64(v);
         }
         batch.put(Space::Meta, meta_key(rule, partition), enc.finish());
@@ -77,11 +89,12 @@ impl Partition {
     ) -> Result<Partition, StateError> {
         let mut p = Partition::new(Arc::clone(&compiled), timeouts, limits);
         if let Some(bytes) = store.get(Space::Meta, &meta_key(rule, partition))? {
-            let mut dec = Decoder::new(&bytes, "partition clock", VERSION..=VERSION)?;
+            let mut dec = Decoder::new(&bytes, "partition clock", 1..=VERSION)?;
             let watermark = dec.read_i64()?;
             let max_ts = dec.read_i64()?;
-            let mut c = [0u64; 6];
-            for v in &mut c {
+            let mut c = [0u64; 7];
+            let stored = if dec.version() == 1 { 6 } else { 7 };
+            for v in &mut c[..stored] {
                 *v = dec.read_u64()?;
             }
             dec.finish()?;
@@ -92,6 +105,7 @@ impl Partition {
                 timeouts: c[3],
                 forced: c[4],
                 dropped_runs: c[5],
+                dropped_values: c[6],
             };
             p.set_clock(watermark, max_ts, counters);
         }
@@ -100,6 +114,11 @@ impl Partition {
             let key = RunKey::decode(&k)?;
             let key = std::str::from_utf8(key.key)
                 .map_err(|_| StateError::corrupt("runs key: the record key is not UTF-8"))?;
+            if let Some(w) = &compiled.window {
+                let windows = KeyWindows::decode(&v, w.aggregates.len())?;
+                p.insert_window_key(Arc::from(key), windows);
+                continue;
+            }
             let nfa = KeyNfa::decode(&v, &compiled.program, fields)?;
             p.insert_key(Arc::from(key), nfa);
         }

@@ -6,6 +6,10 @@
 //! it is reported, never fed out of order. Timers (`within`, `max_gap`, trailing absences)
 //! fire for every key when the watermark passes them; on a tie a timer fires before the events
 //! of that instant, which is what makes windows half-open.
+//!
+//! A window rule's partition orders events and moves time the same way, but feeds each key's
+//! [`KeyWindows`] instead of an NFA; its timer is the key's earliest window end, and firing
+//! emits [`Emitted::Window`] with `having` already evaluated.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -14,7 +18,9 @@ use rustc_hash::FxHashMap;
 
 use crate::compile::CompiledRule;
 use crate::event::Event;
+use crate::nfa::eval::{PathRef, Scope, holds};
 use crate::nfa::{KeyNfa, Output, Scratch, StageId};
+use crate::window::{FiredWindow, KeyWindows};
 
 /// What a partition produced.
 #[derive(Debug, Clone)]
@@ -36,6 +42,20 @@ pub enum Emitted {
     },
     /// A line of `--trace` output.
     Trace(String),
+    /// A window of a window rule closed (the watermark reached its end): its aggregates, and
+    /// whether `having` holds for it (then it is a trigger).
+    Window {
+        key: Arc<str>,
+        window: Box<FiredWindow>,
+        triggered: bool,
+    },
+}
+
+/// One key of a window rule: its windows, and the timer armed for the earliest end.
+#[derive(Debug)]
+struct WindowKeyState {
+    windows: KeyWindows,
+    timer: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -70,6 +90,9 @@ pub struct Counters {
     pub forced: u64,
     /// Partial matches dropped because a key reached its limit.
     pub dropped_runs: u64,
+    /// Window rules: events whose values (for `percentile`, `count_distinct`, `over`) were not
+    /// kept because the partition held `max_buffered_events` values already.
+    pub dropped_values: u64,
 }
 
 #[derive(Debug)]
@@ -78,6 +101,10 @@ pub struct Partition {
     watermark: i64,
     max_ts: i64,
     keys: FxHashMap<Arc<str>, KeyState>,
+    /// A window rule's keys (a pattern rule's are in `keys`).
+    windows: FxHashMap<Arc<str>, WindowKeyState>,
+    /// Values the window keys hold, against `limits.max_buffered_events`.
+    held: usize,
     /// Buffered events, by (time, input position).
     ready: BTreeMap<(i64, u64), (Arc<str>, Event)>,
     /// Key deadlines, by (time, key).
@@ -97,6 +124,8 @@ impl Partition {
             watermark: i64::MIN,
             max_ts: i64::MIN,
             keys: FxHashMap::default(),
+            windows: FxHashMap::default(),
+            held: 0,
             ready: BTreeMap::new(),
             timers: BTreeSet::new(),
             scratch: Scratch::default(),
@@ -122,7 +151,7 @@ impl Partition {
 
     /// Keys with state (open partial matches, held matches or timers).
     pub fn live_keys(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.windows.len()
     }
 
     /// Offers one event of `key`; processes whatever the new watermark releases.
@@ -176,6 +205,38 @@ impl Partition {
 
     fn feed(&mut self, key: Arc<str>, event: Event, out: &mut Vec<Emitted>) {
         let rule = Arc::clone(&self.rule);
+        if let Some(w) = &rule.window {
+            let keep = self.held < self.limits.max_buffered_events;
+            let state = self
+                .windows
+                .entry(key.clone())
+                .or_insert_with(|| WindowKeyState { windows: KeyWindows::default(), timer: None });
+            let added = state.windows.add(w, &rule.program, &event, keep);
+            if !keep && w.keeps_values() {
+                self.counters.dropped_values += 1;
+            }
+            self.held += added;
+            if self.trace_key.as_deref() == Some(&*key) {
+                out.push(Emitted::Trace(format!(
+                    "event #{} at {} for key {key}: into windows {}",
+                    event.seq,
+                    crate::event::format_rfc3339(event.ts),
+                    state
+                        .windows
+                        .open
+                        .iter()
+                        .map(|o| format!(
+                            "[{}, {})",
+                            crate::event::format_rfc3339(o.start),
+                            crate::event::format_rfc3339(o.end)
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )));
+            }
+            self.rearm_window(key);
+            return;
+        }
         let program = &rule.program;
         let tracing = self.trace_key.as_deref() == Some(&*key);
         let mut lines = Vec::new();
@@ -213,6 +274,40 @@ impl Partition {
 
     fn fire_timer(&mut self, t: i64, key: Arc<str>, out: &mut Vec<Emitted>) {
         let rule = Arc::clone(&self.rule);
+        if let Some(w) = &rule.window {
+            let Some(state) = self.windows.get_mut(&key) else { return };
+            state.timer = None;
+            let before = state.windows.held();
+            let mut fired = Vec::new();
+            state.windows.fire_until(w, t, &mut fired);
+            self.held = self.held.saturating_sub(before.saturating_sub(state.windows.held()));
+            for f in fired {
+                let triggered = w.having.as_ref().is_some_and(|h| {
+                    let scope_event = w.scope_event(&key, f.start, f.end, &f.values);
+                    let scope = Scope {
+                        program: &rule.program,
+                        event: Some(&scope_event),
+                        path: PathRef::Slice(&[]),
+                    };
+                    holds(h, scope)
+                });
+                if triggered {
+                    self.counters.matches += 1;
+                }
+                if self.trace_key.as_deref() == Some(&*key) {
+                    out.push(Emitted::Trace(format!(
+                        "window [{}, {}) for key {key} closes: {} event(s), having {}",
+                        crate::event::format_rfc3339(f.start),
+                        crate::event::format_rfc3339(f.end),
+                        f.events,
+                        if triggered { "holds" } else { "does not hold" }
+                    )));
+                }
+                out.push(Emitted::Window { key: key.clone(), window: Box::new(f), triggered });
+            }
+            self.rearm_window(key);
+            return;
+        }
         let tracing = self.trace_key.as_deref() == Some(&*key);
         let mut lines = Vec::new();
         if tracing {
@@ -267,6 +362,38 @@ impl Partition {
         if state.nfa.is_idle() && state.timer.is_none() {
             self.keys.remove(&key);
         }
+    }
+
+    /// Re-arms a window key's timer at its earliest window end; drops an idle key's state.
+    fn rearm_window(&mut self, key: Arc<str>) {
+        let Some(state) = self.windows.get_mut(&key) else { return };
+        let deadline = state.windows.next_deadline();
+        if deadline != state.timer {
+            if let Some(old) = state.timer {
+                self.timers.remove(&(old, key.clone()));
+            }
+            if let Some(new) = deadline {
+                self.timers.insert((new, key.clone()));
+            }
+            state.timer = deadline;
+        }
+        if state.windows.is_idle() {
+            self.windows.remove(&key);
+        }
+    }
+
+    /// Every key's windows of a window rule, for checkpoints.
+    pub fn window_keys(&self) -> impl Iterator<Item = (&Arc<str>, &KeyWindows)> {
+        self.windows.iter().map(|(k, s)| (k, &s.windows))
+    }
+
+    pub(super) fn insert_window_key(&mut self, key: Arc<str>, windows: KeyWindows) {
+        let timer = windows.next_deadline();
+        if let Some(t) = timer {
+            self.timers.insert((t, key.clone()));
+        }
+        self.held += windows.held();
+        self.windows.insert(key, WindowKeyState { windows, timer });
     }
 
     /// Events waiting for the watermark, with their keys, in processing order.

@@ -227,6 +227,11 @@ fn collect(rules: &RuleSet, step: &mut StepResult, actual: &mut Actual) {
                 actual.late.push((index, rule.name.clone()));
             }
             Emitted::Trace(_) => {}
+            Emitted::Window { key, window, triggered } => {
+                if triggered {
+                    actual.triggers.push(output::window_trigger(rule, &key, &window));
+                }
+            }
         }
     }
 }

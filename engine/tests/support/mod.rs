@@ -153,6 +153,7 @@ pub fn rule(elements: Vec<Element>, within: Option<u64>, skip: Skip) -> Rule {
             max_out_of_orderness: None,
         },
         pattern: elements,
+        window: None,
         within: within.map(|ms| Duration { millis: ms, span: Span::default() }),
         skip,
         emit: None,

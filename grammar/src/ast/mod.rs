@@ -36,14 +36,21 @@ impl std::fmt::Display for Name {
     }
 }
 
-/// One rule: a pattern over a keyed stream and what to emit when it matches.
+/// One rule: a pattern (or windowed aggregation) over a keyed stream and what to emit when it
+/// matches.
+///
+/// A rule is of one of two kinds: a pattern rule (`pattern` not empty, `window` `None`) or a
+/// window rule (`window` set, `pattern` empty). The front ends read both kinds; the checker
+/// refuses a rule that mixes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub name: Name,
     pub description: Option<String>,
     pub source: Source,
-    /// The pattern's elements in order; never empty once checked.
+    /// The pattern's elements in order; never empty once checked (for a pattern rule).
     pub pattern: Vec<Element>,
+    /// The windowed aggregation of a window rule.
+    pub window: Option<Windowed>,
     /// First to last event of a match (Flink's `within`); half-open.
     pub within: Option<Duration>,
     pub skip: Skip,
@@ -288,5 +295,67 @@ pub struct Emit {
     pub topic: Option<Name>,
     /// The trigger event's own fields, in the order written.
     pub fields: Vec<(Name, Value)>,
+    pub span: Span,
+}
+
+/// A window rule's windows, aggregates, `having` condition and window output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Windowed {
+    pub window: Window,
+    /// Named aggregates in the order written; never empty once checked.
+    pub aggregates: Vec<Aggregate>,
+    /// An expression over the aggregate names: a window for which it holds is a trigger.
+    pub having: Option<Expr>,
+    /// Every fired window's aggregates go to this topic, whether `having` holds or not.
+    pub windows: Option<WindowsOutput>,
+}
+
+/// How events are assigned to windows (per key, in event time, half-open).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Window {
+    /// Epoch-aligned windows of `size` that do not overlap.
+    Tumbling { size: Duration, span: Span },
+    /// Epoch-aligned windows of `size` that start every `every`; an event is in size/every of them.
+    Sliding { size: Duration, every: Duration, span: Span },
+    /// An event opens `[t, t + gap)`; overlapping windows of a key merge.
+    Session { gap: Duration, span: Span },
+}
+
+impl Window {
+    /// Where the window was written (the `window:` entry or the DSL clause).
+    pub fn span(&self) -> Span {
+        match self {
+            Window::Tumbling { span, .. }
+            | Window::Sliding { span, .. }
+            | Window::Session { span, .. } => *span,
+        }
+    }
+
+    /// The longest a window lasts (`None` for sessions, which grow).
+    pub fn size(&self) -> Option<&Duration> {
+        match self {
+            Window::Tumbling { size, .. } | Window::Sliding { size, .. } => Some(size),
+            Window::Session { .. } => None,
+        }
+    }
+}
+
+/// One named aggregate: `name: count()` or `name: {of: avg(x), where: ..., over: 1d}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    pub name: Name,
+    /// The aggregate call (`count()`, `sum(x)`, `percentile(x, 95)`, ...), as an expression.
+    pub of: Expr,
+    /// Only events for which this holds are aggregated.
+    pub filter: Option<Expr>,
+    /// Aggregate over the trailing range `[window end - over, window end)` instead of the window.
+    pub over: Option<Duration>,
+    pub span: Span,
+}
+
+/// `windows: {topic: T}`: where every fired window's aggregates go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowsOutput {
+    pub topic: Name,
     pub span: Span,
 }

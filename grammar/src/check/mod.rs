@@ -11,7 +11,9 @@
 //!   `allow_combinations`, `until`);
 //! - `durations`: `within` and `max_gap` values;
 //! - `references`: what `where`, `until` and `filter` expressions may refer to;
-//! - `emit`: the same for the `{{ }}` holes of `emit` and `on_timeout` templates.
+//! - `emit`: the same for the `{{ }}` holes of `emit` and `on_timeout` templates;
+//! - `window`: a window rule's windows, aggregates, `having`, `emit` and `windows` (instead of
+//!   every pass above but the filter's references).
 //!
 //! Diagnostics come back sorted by position, so a file's problems read top to bottom.
 
@@ -21,6 +23,7 @@ mod names;
 mod quantifiers;
 mod references;
 mod structure;
+mod window;
 
 use crate::ast::{Element, Rule};
 use crate::diagnostic::Diagnostic;
@@ -39,6 +42,14 @@ pub fn check(rules: &[Rule]) -> Vec<Diagnostic> {
 /// Every check that concerns one rule alone.
 fn check_rule(rule: &Rule) -> Vec<Diagnostic> {
     let stages = Stages::of(rule);
+    if let Some(w) = &rule.window {
+        // A window rule has no stages: the pattern passes have nothing to say about it.
+        let mut out = window::check(rule, w, &stages);
+        if let Some(filter) = &rule.source.filter {
+            references::check_expr(filter, &references::Scope::Filter, &stages, &mut out);
+        }
+        return out;
+    }
     let mut out = names::check(rule, &stages);
     out.extend(structure::check(rule));
     out.extend(quantifiers::check(rule));

@@ -172,6 +172,7 @@ fn rule(n: &str, pattern: Vec<B>) -> Rule {
         description: None,
         source: Source::default(),
         pattern: fill_contiguity(pattern),
+        window: None,
         within: None,
         skip: Skip::NoSkip,
         emit: None,

@@ -10,8 +10,8 @@ use pest::iterators::Pair;
 
 use super::parser::Rule as R;
 use crate::ast::{
-    self, Contiguity, Duration, Element, Emit, Expr, ExprKind, Group, Literal, Name, Path,
-    Quantifier, Skip, Stage, Template, TemplatePart, Value,
+    self, Aggregate, Contiguity, Duration, Element, Emit, Expr, ExprKind, Group, Literal, Name,
+    Path, Quantifier, Skip, Stage, Template, TemplatePart, Value, Window, WindowsOutput,
 };
 use crate::diagnostic::{Diagnostic, codes};
 use crate::expr::{Ctx, lower_expr, lower_path, lower_string, parse_template};
@@ -44,6 +44,15 @@ pub(crate) fn file(pair: Pair<'_, R>, ctx: Ctx) -> (Vec<ast::Rule>, Vec<Diagnost
 struct Lowerer {
     ctx: Ctx,
     diags: Vec<Diagnostic>,
+}
+
+/// The clauses of a window rule, collected in any order and assembled at the rule's end.
+#[derive(Default)]
+struct WindowParts {
+    window: Option<Window>,
+    aggregates: Vec<Aggregate>,
+    having: Option<Expr>,
+    windows: Option<WindowsOutput>,
 }
 
 /// Remembers which once-only parts of a rule or stage were written, to report repeats.
@@ -86,6 +95,7 @@ impl Lowerer {
             description: None,
             source: ast::Source::default(),
             pattern: Vec::new(),
+            window: None,
             within: None,
             skip: Skip::NoSkip,
             emit: None,
@@ -93,20 +103,156 @@ impl Lowerer {
             span,
         };
         let mut seen = Once::default();
+        let mut parts = WindowParts::default();
         for p in inner {
             match p.as_rule() {
                 R::description => rule.description = Some(lower_string(only_child(p))),
-                R::clause => self.clause(only_child(p), &mut rule, &mut seen),
+                R::clause => self.clause(only_child(p), &mut rule, &mut seen, &mut parts),
                 r => unreachable!("a rule holds a description and clauses, not {r:?}"),
             }
         }
+        self.windowed(&mut rule, parts, &seen);
         rule
     }
 
+    /// Assembles a window rule from its clauses, and reports window clauses on a pattern rule
+    /// and a rule with both a pattern and a window.
+    fn windowed(&mut self, rule: &mut ast::Rule, parts: WindowParts, seen: &Once) {
+        let pattern_at = seen.0.get("`pattern`").copied();
+        let window_at = seen.0.get("`window`").copied();
+        if let (Some(p), Some(w)) = (pattern_at, window_at) {
+            self.error(
+                Diagnostic::error(
+                    codes::PATTERN_AND_WINDOW,
+                    "a rule has a `pattern` or a `window`, not both",
+                )
+                .at(w, "a window rule")
+                .with_label(p, "and a pattern rule")
+                .with_help("write the pattern and the windowed aggregation as two rules"),
+            );
+        }
+        if window_at.is_none() {
+            let written = ["`aggregate`", "`having`", "`emit windows`"]
+                .iter()
+                .find_map(|what| seen.0.get(what).map(|at| (*what, *at)));
+            if let (None, Some((what, at))) = (pattern_at, written) {
+                self.error(
+                    Diagnostic::error(codes::MISSING_FIELD, format!("{what} without `window`"))
+                        .at(at, "a window rule's clause")
+                        .with_help(
+                            "a window rule says its windows: `window tumbling 5m`, \
+                             `window sliding 1h every 5m` or `window session gap 30m`",
+                        ),
+                );
+            }
+            if pattern_at.is_some() {
+                for what in ["`aggregate`", "`having`", "`emit windows`"] {
+                    if let Some(at) = seen.0.get(what) {
+                        self.error(
+                            Diagnostic::error(
+                                codes::WINDOW_KEY_ON_PATTERN_RULE,
+                                format!("{what} belongs to window rules, not to pattern rules"),
+                            )
+                            .at(*at, "not valid on a pattern rule")
+                            .with_help(
+                                "a window rule has `window ...` instead of `pattern`; a pattern \
+                                 rule aggregates its stages in expressions (`count(drop)`)",
+                            ),
+                        );
+                    }
+                }
+            }
+            return;
+        }
+        if let Some(window) = parts.window {
+            rule.window = Some(ast::Windowed {
+                window,
+                aggregates: parts.aggregates,
+                having: parts.having,
+                windows: parts.windows,
+            });
+        }
+    }
+
+    /// `window_clause = { kw_window ~ (tumbling_window | sliding_window | session_window) }`
+    fn window_clause(&mut self, pair: Pair<'_, R>, span: Span) -> Option<Window> {
+        let kind = last_child(pair);
+        let rule = kind.as_rule();
+        let mut durations = kind.into_inner().filter(|p| p.as_rule() == R::duration);
+        let mut next = || durations.next().expect("each kind of window has its durations");
+        match rule {
+            R::tumbling_window => Some(Window::Tumbling { size: self.duration(next())?, span }),
+            R::sliding_window => {
+                let size = self.duration(next());
+                let every = self.duration(next());
+                Some(Window::Sliding { size: size?, every: every?, span })
+            }
+            R::session_window => Some(Window::Session { gap: self.duration(next())?, span }),
+            r => unreachable!("a window is tumbling, sliding or session, not {r:?}"),
+        }
+    }
+
+    /// `aggregate_clause = { kw_aggregate ~ aggregate_def+ }`
+    fn aggregate_clause(&mut self, pair: Pair<'_, R>) -> Vec<Aggregate> {
+        let mut out = Vec::new();
+        for def in pair.into_inner().filter(|p| p.as_rule() == R::aggregate_def) {
+            let span = self.span(&def);
+            let mut inner = def.into_inner();
+            let name = self.name(inner.next().expect("aggregate_def = name ~ equals ~ expr ~ ..."));
+            let mut of = None;
+            let mut filter = None;
+            let mut over = None;
+            let mut seen = Once::default();
+            for p in inner {
+                let clause_span = self.span(&p);
+                match p.as_rule() {
+                    R::equals => {}
+                    R::expr => of = self.expr(p),
+                    R::where_clause => {
+                        self.once(&mut seen, "`where`", clause_span);
+                        filter = self.expr_clause(p);
+                    }
+                    R::over_clause => {
+                        self.once(&mut seen, "`over`", clause_span);
+                        over = self.duration_clause(p);
+                    }
+                    r => unreachable!("an aggregate holds a call, `where` and `over`, not {r:?}"),
+                }
+            }
+            if let Some(of) = of {
+                out.push(Aggregate { name, of, filter, over, span });
+            }
+        }
+        out
+    }
+
     /// `clause = { from_clause | key_clause | ... | on_timeout_clause }`
-    fn clause(&mut self, pair: Pair<'_, R>, rule: &mut ast::Rule, seen: &mut Once) {
+    fn clause(
+        &mut self,
+        pair: Pair<'_, R>,
+        rule: &mut ast::Rule,
+        seen: &mut Once,
+        parts: &mut WindowParts,
+    ) {
         let span = self.span(&pair);
         match pair.as_rule() {
+            R::window_clause => {
+                self.once(seen, "`window`", span);
+                parts.window = self.window_clause(pair, span);
+            }
+            R::aggregate_clause => {
+                self.once(seen, "`aggregate`", span);
+                parts.aggregates = self.aggregate_clause(pair);
+            }
+            R::having_clause => {
+                self.once(seen, "`having`", span);
+                parts.having = self.expr_clause(pair);
+            }
+            R::emit_windows_clause => {
+                self.once(seen, "`emit windows`", span);
+                let topic = self.topic(last_child(pair));
+                parts.windows = Some(WindowsOutput { topic, span });
+            }
             R::from_clause => {
                 self.once(seen, "`from`", span);
                 rule.source.topics = self.topics(pair);

@@ -60,7 +60,7 @@ fn dsl_rule_name(rule: Rule) -> &'static str {
         Rule::description => "a description in quotes",
         Rule::clause => {
             "a clause (`from`, `key`, `time`, `out of order`, `filter`, `pattern`, `within`, \
-             `skip`, `no skip`, `emit`, `on timeout`)"
+             `skip`, `no skip`, `emit`, `on timeout`, `window`, `aggregate`, `having`)"
         }
         Rule::from_clause | Rule::kw_from => "`from`",
         Rule::topic | Rule::bare_topic => "a topic name",
@@ -119,6 +119,18 @@ fn dsl_rule_name(rule: Rule) -> &'static str {
         Rule::emit_clause | Rule::kw_emit => "`emit`",
         Rule::on_timeout_clause | Rule::kw_on => "`on timeout`",
         Rule::kw_timeout => "`timeout`",
+        Rule::window_clause | Rule::kw_window => "`window`",
+        Rule::tumbling_window | Rule::kw_tumbling => "`tumbling`",
+        Rule::sliding_window | Rule::kw_sliding => "`sliding`",
+        Rule::session_window | Rule::kw_session => "`session`",
+        Rule::kw_every => "`every`",
+        Rule::aggregate_clause | Rule::kw_aggregate => "`aggregate`",
+        Rule::aggregate_def => "an aggregate (`name = count()`)",
+        Rule::aggregate_option => "`where` or `over`",
+        Rule::over_clause | Rule::kw_over => "`over`",
+        Rule::equals => "`=`",
+        Rule::having_clause | Rule::kw_having => "`having`",
+        Rule::emit_windows_clause | Rule::kw_windows => "`emit windows to`",
         Rule::map => "`{ field: value, ... }`",
         Rule::field => "a field (`name: value`)",
         Rule::field_key | Rule::bare_key => "a field name",

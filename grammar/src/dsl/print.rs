@@ -9,7 +9,8 @@
 use std::fmt::Write as _;
 
 use crate::ast::{
-    Contiguity, Element, Emit, Group, Literal, Name, Quantifier, Rule, Skip, Stage, Value,
+    Contiguity, Element, Emit, Group, Literal, Name, Quantifier, Rule, Skip, Stage, Value, Window,
+    Windowed,
 };
 use crate::duration;
 
@@ -51,6 +52,9 @@ pub(super) fn rule(rule: &Rule) -> String {
         out.push_str("pattern\n");
         elements(&mut out, &rule.pattern, 1);
     }
+    if let Some(w) = &rule.window {
+        windowed(&mut out, w);
+    }
     if let Some(within) = &rule.within {
         let _ = writeln!(out, "within {}", duration::format(within.millis));
     }
@@ -72,7 +76,38 @@ pub(super) fn rule(rule: &Rule) -> String {
         out.push_str("on timeout ");
         emit(&mut out, e);
     }
+    if let Some(windows) = rule.window.as_ref().and_then(|w| w.windows.as_ref()) {
+        let _ = writeln!(out, "emit windows to {}", topic(&windows.topic));
+    }
     out
+}
+
+/// `window ...`, `aggregate ...` and `having ...` of a window rule.
+fn windowed(out: &mut String, w: &Windowed) {
+    let d = |d: &crate::ast::Duration| duration::format(d.millis);
+    let _ = match &w.window {
+        Window::Tumbling { size, .. } => writeln!(out, "window tumbling {}", d(size)),
+        Window::Sliding { size, every, .. } => {
+            writeln!(out, "window sliding {} every {}", d(size), d(every))
+        }
+        Window::Session { gap, .. } => writeln!(out, "window session gap {}", d(gap)),
+    };
+    if !w.aggregates.is_empty() {
+        out.push_str("aggregate\n");
+        for a in &w.aggregates {
+            let _ = write!(out, "  {} = {}", a.name.text, a.of);
+            if let Some(f) = &a.filter {
+                let _ = write!(out, " where {f}");
+            }
+            if let Some(over) = &a.over {
+                let _ = write!(out, " over {}", d(over));
+            }
+            out.push('\n');
+        }
+    }
+    if let Some(having) = &w.having {
+        let _ = writeln!(out, "having {having}");
+    }
 }
 
 fn indent(out: &mut String, level: usize) {

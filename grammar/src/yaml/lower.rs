@@ -9,14 +9,15 @@ use serde_saphyr::{Location, Spanned};
 
 use super::outline::Outline;
 use super::raw::{
-    RawContiguity, RawDocument, RawElement, RawEmit, RawExpr, RawFields, RawPattern, RawRule,
-    RawSkip, RawSource, RawTimes, RawValue, group_keys, stage_keys,
+    RawAggregate, RawAggregates, RawContiguity, RawDocument, RawElement, RawEmit, RawExpr,
+    RawFields, RawPattern, RawRule, RawSkip, RawSliding, RawSource, RawTimes, RawValue, RawWindow,
+    RawWindows, group_keys, stage_keys,
 };
 use super::recover::{Touched, location_range};
 use super::scalar::Placement;
 use crate::ast::{
-    Contiguity, Duration, Element, Emit, Expr, Group, Name, Path, Quantifier, Rule, Skip, Source,
-    Stage, Template, Value,
+    Aggregate, Contiguity, Duration, Element, Emit, Expr, Group, Name, Path, Quantifier, Rule,
+    Skip, Source, Stage, Template, Value, Window, Windowed, WindowsOutput,
 };
 use crate::diagnostic::{Diagnostic, codes};
 use crate::source::{SourceId, Span};
@@ -78,14 +79,75 @@ impl Lowerer<'_> {
             }
         };
         let source = raw.source.map(|s| self.source(s)).unwrap_or_default();
+        if let (Some(p), Some(w)) = (&raw.pattern, &raw.window) {
+            let (p, w) = (self.key_span(p), self.key_span(w));
+            self.push(
+                Diagnostic::error(
+                    codes::PATTERN_AND_WINDOW,
+                    "a rule has a `pattern` or a `window`, not both",
+                )
+                .at(w, "a window rule")
+                .with_label(p, "and a pattern rule")
+                .with_help("write the pattern and the windowed aggregation as two rules"),
+            );
+        }
+        let window_keys = [
+            ("aggregates", raw.aggregates.as_ref().map(|v| v.referenced)),
+            ("having", raw.having.as_ref().map(|v| v.referenced)),
+            ("windows", raw.windows.as_ref().map(|v| v.referenced)),
+        ];
+        if raw.window.is_none() && raw.pattern.is_some() {
+            for (key, loc) in window_keys {
+                if let Some(loc) = loc {
+                    let at = self.key_span_at(&loc);
+                    self.push(
+                        Diagnostic::error(
+                            codes::WINDOW_KEY_ON_PATTERN_RULE,
+                            format!("`{key}` belongs to window rules, not to pattern rules"),
+                        )
+                        .at(at, "not valid on a pattern rule")
+                        .with_help(
+                            "a window rule has `window:` instead of `pattern:`; a pattern rule \
+                             aggregates its stages in expressions (`count(drop)`)",
+                        ),
+                    );
+                }
+            }
+        }
+        let window = raw.window.map(|w| {
+            let window = self.window(w);
+            let aggregates = raw.aggregates.map(|a| self.aggregates(a.value)).unwrap_or_default();
+            let having = raw.having.as_ref().and_then(|h| self.expr(h));
+            let windows = raw.windows.and_then(|w| self.windows(w));
+            window.map(|window| Windowed { window, aggregates, having, windows })
+        });
+        let window = match window {
+            Some(Some(w)) => Some(w),
+            // A broken `window:` is reported; the rule is then dropped.
+            Some(None) => None,
+            None => None,
+        };
+        let window_keys_written = window_keys.iter().any(|(_, loc)| loc.is_some());
         let pattern = match raw.pattern {
             Some(items) => self.pattern(items),
+            None if window.is_some() || self.diagnostics.len() > errors => Vec::new(),
+            None if window_keys_written => {
+                self.missing(
+                    "window",
+                    at,
+                    "a rule",
+                    "`aggregates`, `having` and `windows` make a window rule: add `window:` with \
+                     `tumbling: 5m`, `sliding: {size: 1h, every: 5m}` or `session: {gap: 30m}`",
+                );
+                Vec::new()
+            }
             None => {
                 self.missing(
                     "pattern",
                     at,
                     "a rule",
-                    "a rule needs a `pattern`: a list of `- stage: NAME` elements",
+                    "a rule needs a `pattern` (a list of `- stage: NAME` elements), or a `window` \
+                     to aggregate over time",
                 );
                 Vec::new()
             }
@@ -108,12 +170,128 @@ impl Lowerer<'_> {
             description: raw.description,
             source,
             pattern,
+            window,
             within,
             skip,
             emit,
             on_timeout,
             span,
         })
+    }
+
+    fn window(&mut self, raw: Spanned<RawWindow>) -> Option<Window> {
+        // Diagnostics about the whole window point at its first line (`window:`).
+        let span = self.first_line(
+            self.entry_span(&raw.referenced).unwrap_or_else(|| self.map_span(&raw.referenced)),
+        );
+        let RawWindow { tumbling, sliding, session } = raw.value;
+        let written = usize::from(tumbling.is_some())
+            + usize::from(sliding.is_some())
+            + usize::from(session.is_some());
+        if written != 1 {
+            self.push(
+                Diagnostic::error(
+                    codes::INVALID_VALUE,
+                    "a window is exactly one of `tumbling`, `sliding` or `session`",
+                )
+                .at(self.first_line(span), if written == 0 { "no kind of window" } else { "several kinds of window" })
+                .with_help("write `tumbling: 5m`, `sliding: {size: 1h, every: 5m}` or `session: {gap: 30m}`"),
+            );
+            return None;
+        }
+        if let Some(size) = tumbling {
+            let size = self.duration(&size)?;
+            return Some(Window::Tumbling { size, span });
+        }
+        if let Some(sliding) = sliding {
+            let at = sliding.referenced;
+            let RawSliding { size, every } = sliding.value;
+            let size = match size {
+                Some(s) => self.duration(&s),
+                None => {
+                    self.missing(
+                        "size",
+                        &at,
+                        "a sliding window",
+                        "`sliding: {size: 1h, every: 5m}`",
+                    );
+                    None
+                }
+            };
+            let every = match every {
+                Some(e) => self.duration(&e),
+                None => {
+                    self.missing(
+                        "every",
+                        &at,
+                        "a sliding window",
+                        "`sliding: {size: 1h, every: 5m}`",
+                    );
+                    None
+                }
+            };
+            return Some(Window::Sliding { size: size?, every: every?, span });
+        }
+        let session = session.expect("exactly one kind of window is written");
+        let at = session.referenced;
+        match session.value.gap {
+            Some(g) => Some(Window::Session { gap: self.duration(&g)?, span }),
+            None => {
+                self.missing("gap", &at, "a session window", "`session: {gap: 30m}`");
+                None
+            }
+        }
+    }
+
+    fn aggregates(&mut self, raw: RawAggregates) -> Vec<Aggregate> {
+        let mut out = Vec::new();
+        for (name, value) in raw.0 {
+            let name_span = self.name(&name).span;
+            let span = self.entry_span(&value.referenced).map_or(name_span, |s| name_span.to(s));
+            let name = self.name(&name);
+            match value.value {
+                RawAggregate::Short(text) => {
+                    let placement = self.placement(&value.defined, &text);
+                    if let Some(of) =
+                        placement.parse_expr(self.source, &text, &mut self.diagnostics)
+                    {
+                        out.push(Aggregate { name, of, filter: None, over: None, span });
+                    }
+                }
+                RawAggregate::Long(long) => {
+                    let of = match &long.of {
+                        Some(of) => self.expr(of),
+                        None => {
+                            self.missing(
+                                "of",
+                                &value.referenced,
+                                "an aggregate",
+                                "`{of: count(), where: CONDITION}`",
+                            );
+                            None
+                        }
+                    };
+                    let filter = long.condition.as_ref().and_then(|c| self.expr(c));
+                    let over = long.over.as_ref().and_then(|d| self.duration(d));
+                    if let Some(of) = of {
+                        out.push(Aggregate { name, of, filter, over, span });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn windows(&mut self, raw: Spanned<RawWindows>) -> Option<WindowsOutput> {
+        let span =
+            self.entry_span(&raw.referenced).unwrap_or_else(|| self.map_span(&raw.referenced));
+        match &raw.value.topic {
+            Some(t) => Some(WindowsOutput { topic: self.name(t), span }),
+            None => {
+                self.missing("topic", &raw.referenced, "`windows`", "`windows: {topic: TOPIC}`");
+                None
+            }
+        }
     }
 
     fn source(&mut self, raw: RawSource) -> Source {

@@ -9,7 +9,10 @@
 
 use std::fmt::Write as _;
 
-use crate::ast::{Contiguity, Element, Emit, Group, Quantifier, Rule, Skip, Source, Stage, Value};
+use crate::ast::{
+    Contiguity, Element, Emit, Group, Quantifier, Rule, Skip, Source, Stage, Value, Window,
+    Windowed,
+};
 
 const INDENT: usize = 2;
 
@@ -21,7 +24,12 @@ pub fn rule(rule: &Rule) -> String {
         out.entry(0, "description", &scalar(description));
     }
     source(&mut out, &rule.source);
-    pattern(&mut out, 0, &rule.pattern);
+    if rule.window.is_none() || !rule.pattern.is_empty() {
+        pattern(&mut out, 0, &rule.pattern);
+    }
+    if let Some(w) = &rule.window {
+        windowed(&mut out, w);
+    }
     if let Some(within) = &rule.within {
         out.entry(0, "within", &crate::duration::format(within.millis));
     }
@@ -40,7 +48,49 @@ pub fn rule(rule: &Rule) -> String {
     if let Some(on_timeout) = &rule.on_timeout {
         emit(&mut out, "on_timeout", on_timeout);
     }
+    if let Some(windows) = rule.window.as_ref().and_then(|w| w.windows.as_ref()) {
+        out.key(0, "windows");
+        out.entry(INDENT, "topic", &scalar(&windows.topic.text));
+    }
     out.text
+}
+
+/// `window:`, `aggregates:` and `having:` of a window rule.
+fn windowed(out: &mut Out, w: &Windowed) {
+    let d = |d: &crate::ast::Duration| crate::duration::format(d.millis);
+    out.key(0, "window");
+    match &w.window {
+        Window::Tumbling { size, .. } => out.entry(INDENT, "tumbling", &d(size)),
+        Window::Sliding { size, every, .. } => {
+            out.entry(INDENT, "sliding", &format!("{{size: {}, every: {}}}", d(size), d(every)))
+        }
+        Window::Session { gap, .. } => {
+            out.entry(INDENT, "session", &format!("{{gap: {}}}", d(gap)))
+        }
+    }
+    if w.aggregates.is_empty() {
+        out.entry(0, "aggregates", "{}");
+    } else {
+        out.key(0, "aggregates");
+        for a in &w.aggregates {
+            let name = scalar(&a.name.text);
+            if a.filter.is_none() && a.over.is_none() {
+                out.entry(INDENT, &name, &scalar(&a.of.to_string()));
+                continue;
+            }
+            out.key(INDENT, &name);
+            out.entry(2 * INDENT, "of", &scalar(&a.of.to_string()));
+            if let Some(f) = &a.filter {
+                out.entry(2 * INDENT, "where", &scalar(&f.to_string()));
+            }
+            if let Some(over) = &a.over {
+                out.entry(2 * INDENT, "over", &d(over));
+            }
+        }
+    }
+    if let Some(having) = &w.having {
+        out.entry(0, "having", &scalar(&having.to_string()));
+    }
 }
 
 fn source(out: &mut Out, source: &Source) {

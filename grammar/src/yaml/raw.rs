@@ -71,6 +71,16 @@ keyed_struct! {
         "source" => source: Option<RawSource>,
         /// The pattern: stages (and groups) in the order their events must occur. Required.
         "pattern" => pattern: Option<RawPattern>,
+        /// Makes the rule a window rule: `tumbling: 5m`, `sliding: {size: 1h, every: 5m}` or
+        /// `session: {gap: 30m}` (per key, in event time). A rule has `pattern` or `window`.
+        "window" => window: Option<Spanned<RawWindow>>,
+        /// A window rule's aggregates: `NAME: count()` (also `count(x)`, `sum(x)`, `avg(x)`,
+        /// `min(x)`, `max(x)`, `count_distinct(x)`, `percentile(x, P)`), or
+        /// `NAME: {of: CALL, where: CONDITION, over: DURATION}`.
+        "aggregates" => aggregates: Option<Spanned<RawAggregates>>,
+        /// A window rule's condition over its aggregate names: a window for which it holds
+        /// triggers `emit`.
+        "having" => having: Option<Spanned<RawExpr>>,
         /// Longest time from the first to the last event of a match, such as `24h`.
         /// Durations: `500ms`, `10s`, `5m`, `24h`, `7d`, or sums such as `1h30m`.
         "within" => within: Option<Spanned<String>>,
@@ -81,7 +91,70 @@ keyed_struct! {
         "emit" => emit: Option<Spanned<RawEmit>>,
         /// The event written when a partial match runs out of `within`.
         "on_timeout" => on_timeout: Option<Spanned<RawEmit>>,
+        /// A window rule's output of every window's aggregates: `{topic: TOPIC}`.
+        "windows" => windows: Option<Spanned<RawWindows>>,
     }
+}
+
+keyed_struct! {
+    /// A window rule's windows: exactly one of `tumbling`, `sliding` or `session`.
+    pub struct RawWindow {
+        /// Windows of this size, one after another: `tumbling: 5m`.
+        "tumbling" => tumbling: Option<Spanned<String>>,
+        /// Windows of `size` starting every `every`: `sliding: {size: 1h, every: 5m}`.
+        "sliding" => sliding: Option<Spanned<RawSliding>>,
+        /// Windows of activity separated by `gap` without events: `session: {gap: 30m}`.
+        "session" => session: Option<Spanned<RawSession>>,
+    }
+}
+
+keyed_struct! {
+    /// A sliding window: its size and how often one starts.
+    pub struct RawSliding {
+        /// How long each window lasts, such as `1h`.
+        "size" => size: Option<Spanned<String>>,
+        /// How often a window starts, such as `5m`; divides `size`.
+        "every" => every: Option<Spanned<String>>,
+    }
+}
+
+keyed_struct! {
+    /// A session window: the gap without events that closes a session.
+    pub struct RawSession {
+        /// A session ends this long after its last event, such as `30m`.
+        "gap" => gap: Option<Spanned<String>>,
+    }
+}
+
+keyed_struct! {
+    /// An aggregate written in full: its call, an optional filter and an optional range.
+    pub struct RawAggregateLong {
+        /// The aggregate call, such as `count()` or `avg(response_time_ms)`. Required.
+        "of" => of: Option<Spanned<RawExpr>>,
+        /// Only events for which this holds are aggregated.
+        "where" => condition: Option<Spanned<RawExpr>>,
+        /// Aggregate over `[window end - over, window end)` instead of the window, such as `1d`.
+        "over" => over: Option<Spanned<String>>,
+    }
+}
+
+keyed_struct! {
+    /// Where every fired window's aggregates go.
+    pub struct RawWindows {
+        /// The topic of the window records. Required.
+        "topic" => topic: Option<Spanned<String>>,
+    }
+}
+
+/// `aggregates:`: names and aggregates in the order written.
+#[derive(Debug, Default)]
+pub struct RawAggregates(pub Vec<(Spanned<String>, Spanned<RawAggregate>)>);
+
+/// One aggregate: a call as a string, or the long form.
+#[derive(Debug)]
+pub enum RawAggregate {
+    Short(String),
+    Long(Box<RawAggregateLong>),
 }
 
 keyed_struct! {
@@ -319,6 +392,49 @@ impl<'de> Deserialize<'de> for RawSkip {
                     ));
                 }
                 Ok(skip)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawAggregates {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAggregates;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of aggregate names to aggregates")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAggregates, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    out.push((key, map.next_value()?));
+                }
+                Ok(RawAggregates(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawAggregate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAggregate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "an aggregate call such as `count()`, or `{of: CALL, where: ..., over: ...}`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAggregate, E> {
+                Ok(RawAggregate::Short(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawAggregate, A::Error> {
+                let long =
+                    RawAggregateLong::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawAggregate::Long(Box::new(long)))
             }
         }
         d.deserialize_any(V)

@@ -16,7 +16,10 @@
 use serde_saphyr::{Error, Location, MessageFormatter, Options, Spanned};
 
 use super::outline::{Node, NodeKind, Outline};
-use super::raw::{RawDocument, RawElement, RawEmit, RawRule, RawSource, SKIP_TARGET_KEYS};
+use super::raw::{
+    RawAggregateLong, RawDocument, RawElement, RawEmit, RawRule, RawSession, RawSliding, RawSource,
+    RawWindow, RawWindows, SKIP_TARGET_KEYS,
+};
 use crate::diagnostic::{Diagnostic, codes, did_you_mean};
 use crate::source::{SourceId, Span};
 
@@ -329,6 +332,16 @@ fn place_of(expected: &[&str]) -> &'static str {
         "a pattern element"
     } else if same(RawEmit::KEYS) {
         "an emit"
+    } else if same(RawWindow::KEYS) {
+        "`window`"
+    } else if same(RawSliding::KEYS) {
+        "a sliding window"
+    } else if same(RawSession::KEYS) {
+        "a session window"
+    } else if same(RawAggregateLong::KEYS) {
+        "an aggregate"
+    } else if same(RawWindows::KEYS) {
+        "`windows`"
     } else if expected == SKIP_TARGET_KEYS {
         "`skip`"
     } else {
@@ -391,7 +404,15 @@ fn expected_for(key: &str) -> Option<&'static str> {
     Some(match key {
         "name" | "description" | "stage" | "group" | "topic" => "a string",
         "topics" => "a list of topic names",
-        "source" | "emit" | "on_timeout" => "a mapping",
+        "source" | "emit" | "on_timeout" | "windows" | "sliding" | "session" => "a mapping",
+        "window" => {
+            "a mapping: `tumbling: 5m`, `sliding: {size: 1h, every: 5m}` or `session: {gap: 30m}`"
+        }
+        "aggregates" => "a mapping of aggregate names to aggregates such as `count()`",
+        "tumbling" | "size" | "every" | "gap" | "over" => "a duration such as `5m` or `1d`",
+        "having" | "of" => {
+            "an expression as a string (quote it if YAML reads it as a number or a boolean)"
+        }
         "fields" => "a mapping of field names to values",
         "pattern" => "a list of pattern elements (`- stage: NAME`)",
         "within" | "max_out_of_orderness" | "max_gap" => "a duration such as `10s` or `24h`",

@@ -12,8 +12,8 @@
 use serde_json::{Map, Value, json};
 
 use super::raw::{
-    CONTIGUITY_VALUES, KeyDoc, RawEmit, RawRule, RawSource, SKIP_TARGET_KEYS, SKIP_WORDS,
-    group_keys, stage_keys,
+    CONTIGUITY_VALUES, KeyDoc, RawAggregateLong, RawEmit, RawRule, RawSession, RawSliding,
+    RawSource, RawWindow, RawWindows, SKIP_TARGET_KEYS, SKIP_WORDS, group_keys, stage_keys,
 };
 
 /// The URI of the JSON Schema dialect used.
@@ -37,7 +37,23 @@ pub fn schema() -> Value {
             { "type": "array", "items": { "$ref": "#/definitions/rule" } }
         ],
         "definitions": {
-            "rule": object(RawRule::KEYS.iter(), &["name", "pattern"], "One rule: a pattern over a keyed stream and what to emit when it matches."),
+            "rule": rule_schema(),
+            "window": object(RawWindow::KEYS.iter(), &[], "A window rule's windows: exactly one of `tumbling`, `sliding` or `session`."),
+            "sliding": object(RawSliding::KEYS.iter(), &["size", "every"], "A sliding window: its size and how often one starts."),
+            "session": object(RawSession::KEYS.iter(), &["gap"], "A session window: the gap without events that closes a session."),
+            "aggregates": {
+                "type": "object",
+                "description": "A window rule's aggregates by name: `count()`, `count(x)`, `sum(x)`, `avg(x)`, \
+                                `min(x)`, `max(x)`, `count_distinct(x)`, `percentile(x, P)`, or the long form.",
+                "additionalProperties": {
+                    "oneOf": [
+                        { "$ref": "#/definitions/expression" },
+                        { "$ref": "#/definitions/aggregate" }
+                    ]
+                }
+            },
+            "aggregate": object(RawAggregateLong::KEYS.iter(), &["of"], "An aggregate written in full: its call, an optional filter and an optional range."),
+            "windows": object(RawWindows::KEYS.iter(), &["topic"], "Where every fired window's aggregates go."),
             "source": object(RawSource::KEYS.iter(), &[], "Where events come from and how they are keyed and timed."),
             "pattern": {
                 "type": "array",
@@ -100,6 +116,17 @@ pub fn schema() -> Value {
     })
 }
 
+/// A rule: `name` and either `pattern` (a pattern rule) or `window` (a window rule).
+fn rule_schema() -> Value {
+    let mut rule = object(
+        RawRule::KEYS.iter(),
+        &["name"],
+        "One rule: a pattern (or windowed aggregation) over a keyed stream and what to emit.",
+    );
+    rule["oneOf"] = json!([{ "required": ["pattern"] }, { "required": ["window"] }]);
+    rule
+}
+
 /// An object schema: the given keys, each with its description, nothing else allowed.
 fn object<'a>(
     keys: impl Iterator<Item = &'a KeyDoc>,
@@ -153,6 +180,13 @@ fn value_schema(key: &str) -> Value {
         "times" => reference("times"),
         "optional" | "greedy" | "consecutive" | "allow_combinations" | "absent" => flag,
         "fields" => reference("fields"),
+        "window" => reference("window"),
+        "tumbling" | "size" | "every" | "gap" | "over" => reference("duration"),
+        "sliding" => reference("sliding"),
+        "session" => reference("session"),
+        "aggregates" => reference("aggregates"),
+        "having" | "of" => reference("expression"),
+        "windows" => reference("windows"),
         // A key added to the raw mirror without a schema here: the schema tests catch it.
         _ => json!({}),
     }

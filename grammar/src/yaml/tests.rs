@@ -309,7 +309,7 @@ fn stage_or_group_and_missing_keys() {
          E0106 3:7 a pattern element is a stage or a group, not both (help: write the stage and the group as two elements, or make the stage part of the group's `pattern`)\n\
          E0106 4:7 a pattern element needs `stage: NAME` or `group: NAME` (help: name the stage: add `stage: NAME`)\n\
          E0102 5:7 missing key `pattern` in a group (help: a group holds a sub-pattern: `pattern:` with its `- stage: NAME` elements)\n\
-         E0102 6:3 missing key `pattern` in a rule (help: a rule needs a `pattern`: a list of `- stage: NAME` elements)"
+         E0102 6:3 missing key `pattern` in a rule (help: a rule needs a `pattern` (a list of `- stage: NAME` elements), or a `window` to aggregate over time)"
     );
 }
 
@@ -590,11 +590,19 @@ fn the_raw_key_tables_are_the_keys_serde_accepts() {
     assert_eq!(accepted("source: {bogus: 1}\n"), keys(raw::RawSource::KEYS));
     assert_eq!(accepted("pattern: [{bogus: 1}]\n"), keys(raw::RawElement::KEYS));
     assert_eq!(accepted("emit: {bogus: 1}\n"), keys(raw::RawEmit::KEYS));
+    assert_eq!(accepted("window: {bogus: 1}\n"), keys(raw::RawWindow::KEYS));
+    assert_eq!(accepted("window: {sliding: {bogus: 1}}\n"), keys(raw::RawSliding::KEYS));
+    assert_eq!(accepted("aggregates: {a: {bogus: 1}}\n"), keys(raw::RawAggregateLong::KEYS));
     for k in raw::RawRule::KEYS
         .iter()
         .chain(raw::RawSource::KEYS)
         .chain(raw::RawElement::KEYS)
         .chain(raw::RawEmit::KEYS)
+        .chain(raw::RawWindow::KEYS)
+        .chain(raw::RawSliding::KEYS)
+        .chain(raw::RawSession::KEYS)
+        .chain(raw::RawAggregateLong::KEYS)
+        .chain(raw::RawWindows::KEYS)
     {
         assert!(!k.doc.trim().is_empty(), "`{}` has no doc comment", k.key);
         assert!(schema::has_value_schema(k.key), "`{}` has no value schema", k.key);

@@ -11,16 +11,101 @@
 //! after [`forget_written_spans`].
 
 use cepheus_grammar::ast::{
-    BinaryOp, Contiguity, Duration, Element, Emit, Expr, ExprKind, Group, Literal, Name, Path,
-    Quantifier, Rule, Segment, Skip, Source, Stage, Template, TemplatePart, UnaryOp, Value,
+    Aggregate, BinaryOp, Contiguity, Duration, Element, Emit, Expr, ExprKind, Group, Literal, Name,
+    Path, Quantifier, Rule, Segment, Skip, Source, Stage, Template, TemplatePart, UnaryOp, Value,
+    Window, Windowed, WindowsOutput,
 };
 use cepheus_grammar::dsl::RESERVED_WORDS;
 use cepheus_grammar::source::Span;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-/// A whole rule using every feature of the AST.
+/// A whole rule using every feature of the AST: a pattern rule or a window rule.
 pub fn arb_rule() -> impl Strategy<Value = Rule> {
+    prop_oneof![3 => arb_pattern_rule(), 1 => arb_window_rule()]
+}
+
+/// A window rule: windows, aggregates (short and long forms), `having`, `emit`, `windows`.
+pub fn arb_window_rule() -> impl Strategy<Value = Rule> {
+    (
+        arb_name(),
+        proptest::option::of(arb_text()),
+        arb_source(),
+        arb_window(),
+        prop::collection::vec(arb_aggregate(), 0..4),
+        proptest::option::of(arb_expr()),
+        proptest::option::of(arb_emit()),
+        proptest::option::of(arb_topic()),
+    )
+        .prop_map(
+            |(name, description, source, window, mut aggregates, having, emit, windows)| {
+                let mut used: Vec<String> = Vec::new();
+                for a in &mut aggregates {
+                    while used.contains(&a.name.text) {
+                        a.name.text.push('_');
+                    }
+                    used.push(a.name.text.clone());
+                }
+                Rule {
+                    name: name_of(&name),
+                    description,
+                    source,
+                    pattern: Vec::new(),
+                    window: Some(Windowed {
+                        window,
+                        aggregates,
+                        having,
+                        windows: windows
+                            .map(|topic| WindowsOutput { topic, span: Span::default() }),
+                    }),
+                    within: None,
+                    skip: Skip::NoSkip,
+                    emit,
+                    on_timeout: None,
+                    span: Span::default(),
+                }
+            },
+        )
+}
+
+fn arb_window() -> impl Strategy<Value = Window> {
+    let span = Span::default();
+    prop_oneof![
+        arb_duration().prop_map(move |size| Window::Tumbling { size, span }),
+        (arb_duration(), arb_duration()).prop_map(move |(size, every)| Window::Sliding {
+            size,
+            every,
+            span
+        }),
+        arb_duration().prop_map(move |gap| Window::Session { gap, span }),
+    ]
+}
+
+fn arb_aggregate() -> impl Strategy<Value = Aggregate> {
+    let call = (
+        select(vec!["count", "sum", "avg", "min", "max", "count_distinct", "percentile"]),
+        prop::collection::vec(arb_path(), 0..2),
+        1i64..=100,
+    )
+        .prop_map(|(f, paths, p)| {
+            let mut args: Vec<Expr> = paths.into_iter().map(|p| expr(ExprKind::Path(p))).collect();
+            if f == "percentile" {
+                args.push(expr(ExprKind::Literal(Literal::Int(p))));
+            }
+            expr(ExprKind::Call { name: name_of(f), args })
+        });
+    (arb_name(), call, proptest::option::of(arb_expr()), proptest::option::of(arb_duration()))
+        .prop_map(|(name, of, filter, over)| Aggregate {
+            name: name_of(&name),
+            of,
+            filter,
+            over,
+            span: Span::default(),
+        })
+}
+
+/// A pattern rule.
+pub fn arb_pattern_rule() -> impl Strategy<Value = Rule> {
     (
         arb_name(),
         proptest::option::of(arb_text()),
@@ -48,6 +133,7 @@ pub fn arb_rule() -> impl Strategy<Value = Rule> {
                     description,
                     source,
                     pattern,
+                    window: None,
                     within,
                     skip,
                     emit,

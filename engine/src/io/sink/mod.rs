@@ -32,6 +32,11 @@ pub mod headers {
     pub const ERROR: &str = "cepheus.error";
     /// The watermark a late event was behind, RFC 3339.
     pub const WATERMARK: &str = "cepheus.watermark";
+    /// What a record other than a trigger is: [`RECORD_WINDOW`] for a window rule's window
+    /// record ([`super::Kind::Window`], on the rule's `windows` topic), so consumers of a topic
+    /// that mixes both can tell them apart.
+    pub const RECORD: &str = "cepheus.record";
+    pub const RECORD_WINDOW: &str = "window";
 }
 
 /// What a record is, for sinks that treat kinds differently (stdout vs stderr).
@@ -42,6 +47,8 @@ pub enum Kind {
     Late,
     /// A source record on its way to a rule's repartition topic.
     Forward,
+    /// A window rule's aggregates of one window, to its `windows` topic.
+    Window,
 }
 
 /// One record to write.
@@ -114,6 +121,9 @@ impl Router {
         if self.rules.rules.iter().any(|r| r.emit.is_none()) {
             topics.push(self.default_topic.clone());
         }
+        topics.extend(
+            self.rules.rules.iter().filter_map(|r| r.window.as_ref()?.windows_topic.clone()),
+        );
         topics.push(self.dlq_topic.clone());
         topics.push(self.late_topic.clone());
         topics.sort();
@@ -204,6 +214,23 @@ impl Router {
                     });
                 }
                 Emitted::Trace(_) => {}
+                Emitted::Window { key, window, triggered } => {
+                    if triggered {
+                        let v = output::window_trigger(rule, &key, &window);
+                        out.push(self.trigger(i, rule.emit.as_ref(), &key, &v));
+                    }
+                    if let Some(topic) = rule.window.as_ref().and_then(|w| w.windows_topic.clone())
+                    {
+                        // A window record goes out keyed and labelled as a trigger is, to the
+                        // rule's `windows` topic (embedded mode prints it on stderr).
+                        let v = output::window_record(rule, &key, &window);
+                        let mut record = self.trigger(i, None, &key, &v);
+                        record.kind = Kind::Window;
+                        record.topic = topic;
+                        record.headers.push((headers::RECORD, headers::RECORD_WINDOW.into()));
+                        out.push(record);
+                    }
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
-//! Embedded mode's sink: triggers as JSON lines on one stream (stdout), DLQ and late records as
-//! JSON lines on another (stderr), each `{"topic", "key", "headers", "value"}`.
+//! Embedded mode's sink: triggers as JSON lines on one stream (stdout), DLQ and late records and
+//! window rules' window records as JSON lines on another (stderr), each
+//! `{"topic", "key", "headers", "value"}`.
 
 use std::io::Write;
 
@@ -26,7 +27,7 @@ impl<O: Write, D: Write> StdoutSink<O, D> {
                 self.out.write_all(&rec.payload)?;
                 self.out.write_all(b"\n")
             }
-            Kind::Dlq | Kind::Late | Kind::Forward => {
+            Kind::Window | Kind::Dlq | Kind::Late | Kind::Forward => {
                 let headers: Map<String, Value> = rec
                     .headers
                     .iter()
