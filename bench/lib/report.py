@@ -17,6 +17,7 @@ END = "<!-- bench/run: end -->"
 
 THROUGHPUT_PNG = "throughput-vs-keys.png"
 MEMORY_PNG = "memory-vs-keys.png"
+LATENCY_PNG = "latency-cdf.png"
 
 
 def load(path):
@@ -61,7 +62,7 @@ def table(header, rows):
     return "\n".join(out)
 
 
-def section(r, plots_rel):
+def section(r, plots_rel, have_kafka_plot):
     m = r["machine"][0]
     end = r["end"][0] if r["end"] else {}
     ceph = {(c["workload"], c["keys"]): c for c in r["cepheus"]}
@@ -214,16 +215,44 @@ def section(r, plots_rel):
                         "process wall", "CPU s", "late"], rows))
         s.append("")
 
+    kafka = sorted(r["kafka"], key=lambda x: x["rate"])
+    if kafka:
+        s.append("### End to end through Kafka: trigger latency")
+        s.append("")
+        s.append(
+            "W1 (`max_out_of_orderness: 0s`) under `cepheus run` against the development broker "
+            "(one node on the same machine): `cepheus-bench produce` sends events at a fixed "
+            "rate into an 8-partition topic, keyed by `user_id`, with the wall clock as event "
+            "time; `cepheus-bench latency` reads the alerts topic and takes, per trigger, its "
+            "arrival time minus its `timestamp` (the event time of the match's last event, i.e. "
+            "when that event was produced). Producer, engine and consumer share the machine's "
+            "cores. Each run's triggers are checked against `cepheus replay` of the very events "
+            "sent."
+        )
+        s.append("")
+        rows = []
+        for k in kafka:
+            p, lat = k["produce"], k["latency"]
+            same = "yes" if lat.get("triggers") == k.get("replay_matches") else "**NO**"
+            rows.append([count(k["rate"]), rate(p["achieved_rate"]), count(p["events"]),
+                         keys_label(k["keys"]), count(lat.get("triggers", 0)),
+                         count(k.get("replay_matches", 0)), same, lat.get("p50_ms", "–"),
+                         lat.get("p90_ms", "–"), lat.get("p99_ms", "–"),
+                         lat.get("p999_ms", "–"), lat.get("max_ms", "–")])
+        s.append(table(["target events/s", "sent events/s", "events", "keys", "triggers",
+                        "replay matches", "same", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
+                        "max ms"], rows))
+        s.append("")
+
     s.append("### Plots")
     s.append("")
     s.append(f"![events/s against keys]({plots_rel}/{THROUGHPUT_PNG})")
     s.append("")
     s.append(f"![peak RSS against keys]({plots_rel}/{MEMORY_PNG})")
     s.append("")
-    s.append("The end-to-end Kafka part (produce into an 8-partition topic, `cepheus run`, "
-             "latency from record timestamp to trigger: p50/p99/p99.9 and its CDF) is not "
-             "written yet; `bench/run` marks its place.")
-    s.append("")
+    if have_kafka_plot:
+        s.append(f"![trigger latency CDF]({plots_rel}/{LATENCY_PNG})")
+        s.append("")
 
     s.append("### Commands")
     s.append("")
@@ -249,13 +278,22 @@ def section(r, plots_rel):
     s.append("java ... dev.cepheus.bench.FlinkCepBench --workload W2 --events /tmp/W2.jsonl "
              f"--disorder-ms {m['disorder_ms']} --dump /tmp/W2.flink.tsv")
     s.append("bench/lib/compare_matches.py /tmp/W2.cepheus.jsonl /tmp/W2.flink.tsv")
+    if kafka:
+        s.append("# Kafka: the topics, then the engine, the latency consumer and the producer")
+        s.append("scripts/kafka topics create bench-events 8; scripts/kafka topics create bench-alerts 8")
+        s.append("cepheus run --config <brokers, group, rules: W1 with topics: [bench-events], "
+                 "default_alerts_topic: bench-alerts> &")
+        s.append("cepheus-bench latency --topic bench-alerts --out latencies.txt &")
+        s.append(f"cepheus-bench produce --topic bench-events --rate {kafka[0]['rate']} "
+                 f"--seconds {kafka[0]['seconds']} --workload W1 --keys {kafka[0]['keys']} "
+                 "--tee sent.jsonl")
     s.append("```")
     s.append("")
     s.append(END)
     return "\n".join(s)
 
 
-def plots(r, out_dir):
+def plots(r, out_dir, results_dir):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -310,6 +348,32 @@ def plots(r, out_dir):
     fig.savefig(os.path.join(out_dir, MEMORY_PNG), dpi=110)
     plt.close(fig)
 
+    curves = []
+    for k in sorted(r["kafka"], key=lambda x: x["rate"]):
+        path = os.path.join(results_dir, k["latencies_file"])
+        if os.path.exists(path):
+            with open(path) as f:
+                values = sorted(int(x) for x in f if x.strip())
+            if values:
+                curves.append((k["rate"], values))
+    if curves:
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        for rate_, values in curves:
+            n = len(values)
+            # Latencies are whole milliseconds; 0 ms is drawn at 0.5 ms on the log axis.
+            ax.step([max(v, 0.5) for v in values], [(i + 1) / n for i in range(n)],
+                    where="post", label=f"{rate_:,} events/s ({n:,} triggers)")
+        ax.set_xscale("log")
+        ax.set_xlabel("latency, last event produced to trigger read (ms)")
+        ax.set_ylabel("share of triggers")
+        ax.set_ylim(0, 1.0)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out_dir, LATENCY_PNG), dpi=110)
+        plt.close(fig)
+    return bool(curves)
+
 
 def main():
     if len(sys.argv) != 4:
@@ -319,7 +383,8 @@ def main():
     if not r["machine"] or not r["cepheus"]:
         sys.exit(f"{results}: no machine or no cepheus records")
     plots_rel = os.path.relpath(plot_dir, os.path.dirname(os.path.abspath(md_path)))
-    new = section(r, plots_rel)
+    have_kafka_plot = plots(r, plot_dir, os.path.dirname(os.path.abspath(results)))
+    new = section(r, plots_rel, have_kafka_plot)
     with open(md_path) as f:
         text = f.read()
     if BEGIN not in text or END not in text:
@@ -328,7 +393,6 @@ def main():
     _, tail = rest.split(END, 1)
     with open(md_path, "w") as f:
         f.write(head + new + tail)
-    plots(r, plot_dir)
 
 
 if __name__ == "__main__":

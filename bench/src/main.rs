@@ -1,7 +1,11 @@
 //! `cepheus-bench`: tools of the benchmark suite in `bench/` (see `bench/run`).
 //!
 //! - `gen`: writes a seeded stream of JSON-lines events for one workload.
+//! - `produce`: sends such a stream to a Kafka topic at a fixed rate, timed by the wall clock.
+//! - `latency`: reads the triggers on an alerts topic and reports how long after their last
+//!   event each arrived (p50, p99, p99.9).
 
+mod kafka;
 mod stream;
 
 use std::fs::File;
@@ -26,6 +30,57 @@ enum Command {
     /// Write a seeded stream of events as JSON lines (stdout, or --out), and a one-line JSON
     /// summary on stderr.
     Gen(GenArgs),
+    /// Send a generated stream to a Kafka topic at a fixed rate; each event's `timestamp` (and
+    /// its record's) is the wall clock when it is sent. Prints a one-line JSON summary.
+    Produce(ProduceArgs),
+    /// Read triggers from an alerts topic (from its beginning) and print, as one JSON line, the
+    /// percentiles of the time from each trigger's `timestamp` to its arrival.
+    Latency(LatencyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ProduceArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:19092")]
+    brokers: String,
+    #[arg(long)]
+    topic: String,
+    /// Events per second.
+    #[arg(long, value_parser = parse_count)]
+    rate: u64,
+    /// How long to produce.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Which workload the mix of event types is tuned for.
+    #[arg(long, value_enum, default_value = "W1")]
+    workload: Workload,
+    /// Distinct keys (`user_id`, also the record key).
+    #[arg(long, value_parser = parse_count, default_value = "10000")]
+    keys: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write every event sent to this file, in the order sent.
+    #[arg(long)]
+    tee: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct LatencyArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:19092")]
+    brokers: String,
+    /// The alerts topic.
+    #[arg(long)]
+    topic: String,
+    /// Stop after this long in any case.
+    #[arg(long, default_value_t = 120)]
+    seconds: u64,
+    /// Stop after this long without a record, once the first has arrived.
+    #[arg(long, default_value_t = 10)]
+    idle_seconds: u64,
+    /// Also write every latency (ms, ascending, one per line) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +131,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Gen(args) => run_gen(args),
+        Command::Produce(args) => run_produce(args),
+        Command::Latency(args) => run_latency(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,6 +179,58 @@ fn run_gen(args: GenArgs) -> anyhow::Result<()> {
         }
     };
     eprintln!("{}", summary.to_json(&spec));
+    Ok(())
+}
+
+fn run_produce(args: ProduceArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.rate > 0, "--rate must be at least 1");
+    let spec = Spec {
+        workload: args.workload,
+        keys: args.keys,
+        events: u64::MAX,
+        seed: args.seed,
+        disorder_ms: 0,
+        key_interval_ms: 60_000,
+        start_ms: DEFAULT_START_MS,
+    };
+    anyhow::ensure!(args.workload != Workload::Open, "produce streams W1..W5 only");
+    spec.check()?;
+    let done = kafka::produce(
+        &args.brokers,
+        &args.topic,
+        spec,
+        args.rate,
+        args.seconds,
+        args.tee.as_ref(),
+    )?;
+    println!(
+        r#"{{"topic":"{}","rate":{},"events":{},"seconds":{:.2},"achieved_rate":{:.0}}}"#,
+        args.topic,
+        args.rate,
+        done.events,
+        done.seconds,
+        done.events as f64 / done.seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+fn run_latency(args: LatencyArgs) -> anyhow::Result<()> {
+    let (sorted, unreadable) = kafka::latency(
+        &args.brokers,
+        &args.topic,
+        args.seconds,
+        args.idle_seconds,
+        args.out.as_ref(),
+    )?;
+    match kafka::percentiles(&sorted) {
+        Some(p) => println!(
+            r#"{{"topic":"{}","triggers":{},"unreadable":{},"p50_ms":{},"p90_ms":{},"p99_ms":{},"p999_ms":{},"max_ms":{}}}"#,
+            args.topic, p.count, unreadable, p.p50, p.p90, p.p99, p.p999, p.max
+        ),
+        None => {
+            println!(r#"{{"topic":"{}","triggers":0,"unreadable":{}}}"#, args.topic, unreadable)
+        }
+    }
     Ok(())
 }
 

@@ -198,19 +198,90 @@ impl Spec {
     }
 }
 
+/// The stream of a [`Spec`], one event at a time: `gen` writes it to a file, `produce` sends it
+/// to Kafka with the wall clock as event time.
+#[derive(Debug)]
+pub struct Generator {
+    spec: Spec,
+    mix: Mix,
+    rng: SplitMix64,
+    gap_us_max: u64,
+    clock_us: u64,
+    seq: u64,
+}
+
+/// One generated event, its text in the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generated {
+    /// The event's `user_id` number (the record key is `user-` and seven digits of it).
+    pub user: u64,
+    /// The event's `timestamp`.
+    pub ts: u64,
+}
+
+impl Generator {
+    /// A generator at the start of `spec`'s stream.
+    pub fn new(spec: Spec) -> Self {
+        // Stream time advances in microseconds, so that a million keys (a 60-microsecond mean
+        // gap between events) still spread over time instead of piling onto whole milliseconds.
+        let gap_us_max = if spec.workload == Workload::Open {
+            // The whole open stream within one minute: no `within` runs out before its end.
+            (120_000_000 / spec.keys.max(1)).max(1)
+        } else {
+            (2 * spec.key_interval_ms * 1000 / spec.keys.max(1)).max(1)
+        };
+        Self {
+            mix: spec.workload.mix(),
+            rng: SplitMix64::new(spec.seed),
+            gap_us_max,
+            clock_us: spec.start_ms * 1000,
+            seq: 0,
+            spec,
+        }
+    }
+
+    /// Writes the next event of the stream into `line` (cleared first, newline included), with
+    /// its time from the stream's own clock (and displaced within the disorder bound).
+    pub fn next_event(&mut self, line: &mut Vec<u8>) -> io::Result<Generated> {
+        self.clock_us += self.rng.below(self.gap_us_max + 1);
+        let now_ms = self.clock_us / 1000;
+        let mut ts = now_ms;
+        if self.spec.disorder_ms > 0 && self.rng.below(1000) < DISPLACED_PER_MILLE {
+            // `now_ms` is at least every time written so far, so going back at most
+            // `disorder_ms` from it keeps the bound.
+            ts = now_ms.saturating_sub(self.rng.below(self.spec.disorder_ms + 1));
+            ts = ts.max(self.spec.start_ms);
+        }
+        self.event_at(line, ts)
+    }
+
+    /// Writes the next event into `line` with the given time (for live streams, where time is
+    /// the wall clock), in the order the caller gives.
+    pub fn event_at(&mut self, line: &mut Vec<u8>, ts: u64) -> io::Result<Generated> {
+        let seq = self.seq;
+        self.seq += 1;
+        let user =
+            if self.spec.workload == Workload::Open { seq } else { self.rng.below(self.spec.keys) };
+        let roll = self.rng.below(1000);
+        let mix = self.mix;
+        let event_type = if roll < mix.a {
+            "A"
+        } else if roll < mix.a + mix.b {
+            "B"
+        } else if roll < mix.a + mix.b + mix.c {
+            "C"
+        } else {
+            OTHER_TYPES[self.rng.below(OTHER_TYPES.len() as u64) as usize]
+        };
+        line.clear();
+        write_event(line, &mut self.rng, seq, user, event_type, ts)?;
+        Ok(Generated { user, ts })
+    }
+}
+
 /// Writes the stream of `spec` to `out`, one line per event.
 pub fn generate<W: Write>(spec: &Spec, out: &mut W) -> io::Result<Summary> {
-    let mix = spec.workload.mix();
-    let mut rng = SplitMix64::new(spec.seed);
-    // Stream time advances in microseconds, so that a million keys (a 60-microsecond mean gap
-    // between events) still spread over time instead of piling onto whole milliseconds.
-    let gap_us_max = if spec.workload == Workload::Open {
-        // The whole open stream within one minute: no `within` runs out before its end.
-        (120_000_000 / spec.keys).max(1)
-    } else {
-        (2 * spec.key_interval_ms * 1000 / spec.keys).max(1)
-    };
-    let mut clock_us = spec.start_ms * 1000;
+    let mut generator = Generator::new(*spec);
     let mut summary = Summary {
         first_ms: spec.start_ms,
         last_ms: spec.start_ms,
@@ -219,39 +290,22 @@ pub fn generate<W: Write>(spec: &Spec, out: &mut W) -> io::Result<Summary> {
     };
     let mut max_ms = spec.start_ms;
     let mut line = Vec::with_capacity(512);
-    for seq in 0..spec.events {
-        clock_us += rng.below(gap_us_max + 1);
-        let now_ms = clock_us / 1000;
-        let mut ts = now_ms;
-        if spec.disorder_ms > 0 && rng.below(1000) < DISPLACED_PER_MILLE {
-            // `now_ms` is at least every time written so far, so going back at most
-            // `disorder_ms` from it keeps the bound.
-            ts = now_ms.saturating_sub(rng.below(spec.disorder_ms + 1)).max(spec.start_ms);
-        }
-        if ts < max_ms {
+    for _ in 0..spec.events {
+        let event = generator.next_event(&mut line)?;
+        if event.ts < max_ms {
             summary.displaced += 1;
         }
-        max_ms = max_ms.max(ts);
-        summary.first_ms = summary.first_ms.min(ts);
-        summary.last_ms = summary.last_ms.max(ts);
-
-        let user = if spec.workload == Workload::Open { seq } else { rng.below(spec.keys) };
-        let roll = rng.below(1000);
-        let event_type = if roll < mix.a {
-            summary.a += 1;
-            "A"
-        } else if roll < mix.a + mix.b {
-            summary.b += 1;
-            "B"
-        } else if roll < mix.a + mix.b + mix.c {
-            summary.c += 1;
-            "C"
-        } else {
-            OTHER_TYPES[rng.below(OTHER_TYPES.len() as u64) as usize]
-        };
-
-        line.clear();
-        write_event(&mut line, &mut rng, seq, user, event_type, ts)?;
+        max_ms = max_ms.max(event.ts);
+        summary.first_ms = summary.first_ms.min(event.ts);
+        summary.last_ms = summary.last_ms.max(event.ts);
+        // The type is the first value after `"event_type":"`; counting it here keeps the
+        // generator free of bookkeeping that `produce` does not need.
+        match type_letter(&line) {
+            Some(b'A') => summary.a += 1,
+            Some(b'B') => summary.b += 1,
+            Some(b'C') => summary.c += 1,
+            _ => {}
+        }
         summary.min_line = summary.min_line.min(line.len() - 1);
         summary.max_line = summary.max_line.max(line.len() - 1);
         summary.bytes += line.len() as u64;
@@ -262,6 +316,16 @@ pub fn generate<W: Write>(spec: &Spec, out: &mut W) -> io::Result<Summary> {
         summary.min_line = 0;
     }
     Ok(summary)
+}
+
+/// `A`, `B` or `C` when the line's `event_type` is that one letter.
+fn type_letter(line: &[u8]) -> Option<u8> {
+    const FIELD: &[u8] = br#""event_type":""#;
+    let at = line.windows(FIELD.len()).position(|w| w == FIELD)? + FIELD.len();
+    match line.get(at..at + 2)? {
+        [letter @ (b'A' | b'B' | b'C'), b'"'] => Some(*letter),
+        _ => None,
+    }
 }
 
 /// One event as a JSON line (newline included). Every string is plain ASCII from fixed lists or
