@@ -169,7 +169,9 @@ def section(r, plots_rel, have_kafka_plot):
             "bounded out-of-orderness, keys by `user_id` and runs the workload's `Pattern`. "
             "Flink events/s uses the job's net runtime (without JVM and MiniCluster start-up), "
             "Cepheus's the whole process's wall time, so the ratios lean towards Flink. "
-            "Cepheus replay is one thread; Flink at parallelism 2 uses both cores."
+            "Cepheus replay is one thread; Flink at parallelism 2 uses both cores (its source "
+            "still reads the one file on one subtask). The net runtime includes deploying the "
+            "job's tasks, which weighs on Flink's figures over small files."
         )
         s.append("")
         rows = []
