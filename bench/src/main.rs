@@ -43,6 +43,7 @@ struct ProduceArgs {
     /// Kafka bootstrap servers.
     #[arg(long, default_value = "127.0.0.1:19092")]
     brokers: String,
+    /// The topic to produce into (create it first with the partitions wanted).
     #[arg(long)]
     topic: String,
     /// Events per second.
@@ -57,6 +58,7 @@ struct ProduceArgs {
     /// Distinct keys (`user_id`, also the record key).
     #[arg(long, value_parser = parse_count, default_value = "10000")]
     keys: u64,
+    /// Seed of the keys, types and values (times come from the wall clock).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Also write every event sent to this file, in the order sent.
@@ -184,6 +186,7 @@ fn run_gen(args: GenArgs) -> anyhow::Result<()> {
 
 fn run_produce(args: ProduceArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate > 0, "--rate must be at least 1");
+    anyhow::ensure!(args.workload != Workload::Open, "produce streams W1..W5 only");
     let spec = Spec {
         workload: args.workload,
         keys: args.keys,
@@ -193,7 +196,6 @@ fn run_produce(args: ProduceArgs) -> anyhow::Result<()> {
         key_interval_ms: 60_000,
         start_ms: DEFAULT_START_MS,
     };
-    anyhow::ensure!(args.workload != Workload::Open, "produce streams W1..W5 only");
     spec.check()?;
     let done = kafka::produce(
         &args.brokers,

@@ -51,14 +51,19 @@ impl SplitMix64 {
 /// matches, partial matches and timeouts; `Open` is the memory run's stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Workload {
+    /// A -> B within 10m
     #[value(name = "W1", alias = "w1")]
     W1,
+    /// A -> B+ -> C with a sum condition, within 10m
     #[value(name = "W2", alias = "w2")]
     W2,
+    /// A B C, strict
     #[value(name = "W3", alias = "w3")]
     W3,
+    /// A -> !B -> C
     #[value(name = "W4", alias = "w4")]
     W4,
+    /// A not followed by B within 5m
     #[value(name = "W5", alias = "w5")]
     W5,
     /// One `A` per key, in key order, all within one minute: run with W1 and `--no-flush`,
