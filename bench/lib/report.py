@@ -86,6 +86,7 @@ def section(r, plots_rel, have_kafka_plot):
     s.append("")
     s.append(f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory']}")
     s.append(f"- OS: {m['os']}, Linux {m['kernel']}")
+    s.append(f"- {m.get('cepheus', 'cepheus')} at commit {m.get('commit', '?')}")
     s.append(f"- {m['rustc']}, release profile; {m['java']}; Flink {m['flink']} "
              f"(local MiniCluster, heap state backend, JVM `-Xmx{m['flink_heap']}`)")
     s.append(f"- Load average (1, 5, 15 min) at the start of the run: {m['load_start']}; "
@@ -200,7 +201,7 @@ def section(r, plots_rel, have_kafka_plot):
                     counts, "yes" if agree else "**NO**",
                 ])
         s.append(table(["workload", "keys", "Cepheus events/s", "Flink p1", "Flink p2",
-                        "vs p1", "vs p2", "Cepheus RSS", "Flink p1 RSS", "Flink p2 RSS",
+                        "Cepheus ÷ p1", "Cepheus ÷ p2", "Cepheus RSS", "Flink p1 RSS", "Flink p2 RSS",
                         "matches (Cepheus/p1/p2)", "counts agree"], rows))
         s.append("")
         rows = []
