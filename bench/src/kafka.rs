@@ -1,0 +1,222 @@
+//! The end-to-end part of the suite: `produce` sends a generated stream to a Kafka topic at a
+//! fixed rate with the wall clock as event time; `latency` reads the triggers `cepheus run`
+//! writes and measures, for each, the time from its last event's timestamp (when that event was
+//! produced) to the trigger's arrival at the consumer.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::stream::{Generator, Spec};
+
+/// Milliseconds since the Unix epoch by the wall clock. Latency across processes can only be
+/// measured against the clock both sides share, so the benchmark reads it directly.
+#[allow(clippy::disallowed_methods)]
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What `produce` sent.
+#[derive(Debug)]
+pub struct Produced {
+    pub events: u64,
+    pub seconds: f64,
+}
+
+/// Sends `spec`'s stream (its keys, mix and seed; times from the wall clock, in order) to
+/// `topic` at `rate` events per second for `seconds`, keyed by `user_id`, each record's
+/// timestamp equal to the event's `timestamp`. With `tee`, every event sent is also written
+/// there, in the order sent (for replaying the same events and comparing the triggers).
+pub fn produce(
+    brokers: &str,
+    topic: &str,
+    spec: Spec,
+    rate: u64,
+    seconds: u64,
+    tee: Option<&PathBuf>,
+) -> anyhow::Result<Produced> {
+    let mut tee = match tee {
+        Some(path) => Some(BufWriter::with_capacity(
+            1 << 20,
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .context("creating the Kafka producer")?;
+    let mut generator = Generator::new(spec);
+    let mut line = Vec::with_capacity(512);
+    let start = Instant::now();
+    let end = Duration::from_secs(seconds);
+    let mut sent: u64 = 0;
+    loop {
+        let elapsed = start.elapsed();
+        if elapsed >= end {
+            break;
+        }
+        // Pacing by the total so far: a late wake-up sends the backlog at once, so the mean
+        // rate holds even when the sleeps overshoot.
+        let due = (rate as f64 * elapsed.as_secs_f64()) as u64;
+        while sent < due {
+            let ts = wall_ms();
+            let event = generator.event_at(&mut line, ts)?;
+            let key = format!("user-{:07}", event.user);
+            let payload = &line[..line.len() - 1];
+            let mut record = BaseRecord::to(topic).key(&key).payload(payload).timestamp(ts as i64);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        producer.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => return Err(e).context("sending an event"),
+                }
+            }
+            if let Some(t) = tee.as_mut() {
+                t.write_all(&line)?;
+            }
+            sent += 1;
+        }
+        producer.poll(Duration::ZERO);
+        thread::sleep(Duration::from_millis(1));
+    }
+    producer.flush(Duration::from_secs(60)).context("flushing the producer")?;
+    if let Some(mut t) = tee {
+        t.flush()?;
+    }
+    Ok(Produced { events: sent, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, PartialEq)]
+pub struct Latencies {
+    pub count: usize,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+/// Percentiles of `sorted` (ascending): the smallest value with at least that share of values
+/// at or below it.
+pub fn percentiles(sorted: &[u64]) -> Option<Latencies> {
+    let last = *sorted.last()?;
+    let at = |q: f64| {
+        let rank = (q * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    };
+    Some(Latencies {
+        count: sorted.len(),
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+        p999: at(0.999),
+        max: last,
+    })
+}
+
+/// The trigger's `timestamp` (RFC 3339: the event time of the match's last event) in epoch ms.
+fn trigger_time(payload: &[u8]) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let text = value.get("timestamp")?.as_str()?;
+    let t = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    u64::try_from(t.timestamp_millis()).ok()
+}
+
+/// Reads `topic` from its beginning until `seconds` have passed, or `idle_seconds` without a
+/// record once the first has arrived; returns the sorted latencies (ms) of the triggers it read
+/// and how many records it could not read as a trigger. Writes the latencies to `out` when given.
+/// Errors from the broker (a topic not created yet, a reconnect) are reported on stderr and
+/// waited out: librdkafka recovers from them on its own.
+pub fn latency(
+    brokers: &str,
+    topic: &str,
+    seconds: u64,
+    idle_seconds: u64,
+    out: Option<&PathBuf>,
+) -> anyhow::Result<(Vec<u64>, u64)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("cepheus-bench-latency-{}-{}", std::process::id(), wall_ms()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .context("creating the Kafka consumer")?;
+    consumer.subscribe(&[topic]).with_context(|| format!("subscribing to {topic}"))?;
+    let start = Instant::now();
+    let mut last = None::<Instant>;
+    let mut latencies = Vec::new();
+    let mut unreadable = 0;
+    while start.elapsed() < Duration::from_secs(seconds)
+        && last.is_none_or(|t| t.elapsed() < Duration::from_secs(idle_seconds))
+    {
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let arrived = wall_ms();
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("cepheus-bench latency: {topic}: {e}");
+                continue;
+            }
+        };
+        last = Some(Instant::now());
+        match message.payload().and_then(trigger_time) {
+            Some(ts) => latencies.push(arrived.saturating_sub(ts)),
+            None => unreadable += 1,
+        }
+    }
+    latencies.sort_unstable();
+    if let Some(path) = out {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut w = BufWriter::new(file);
+        for l in &latencies {
+            writeln!(w, "{l}")?;
+        }
+        w.flush()?;
+    }
+    Ok((latencies, unreadable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_take_the_smallest_value_covering_the_share() {
+        let values: Vec<u64> = (1..=1000).collect();
+        let p = percentiles(&values).unwrap();
+        assert_eq!((p.p50, p.p90, p.p99, p.p999, p.max), (500, 900, 990, 999, 1000));
+        let one = percentiles(&[7]).unwrap();
+        assert_eq!((one.p50, one.p999, one.count), (7, 7, 1));
+        assert_eq!(percentiles(&[]), None);
+    }
+
+    #[test]
+    fn trigger_times_are_read_from_rfc3339() {
+        let t = br#"{"rule":"w1","timestamp":"2026-01-01T00:00:00.250Z"}"#;
+        assert_eq!(trigger_time(t), Some(1_767_225_600_250));
+        assert_eq!(trigger_time(br#"{"timestamp":1}"#), None);
+        assert_eq!(trigger_time(b"not json"), None);
+    }
+}
