@@ -66,6 +66,9 @@ pub enum Workload {
     /// A not followed by B within 5m
     #[value(name = "W5", alias = "w5")]
     W5,
+    /// A tumbling 1-minute count per key (every event counts)
+    #[value(name = "W6", alias = "w6")]
+    W6,
     /// One `A` per key, in key order, all within one minute: run with W1 and `--no-flush`,
     /// every key then holds exactly one open partial match at the end.
     #[value(name = "open")]
@@ -93,6 +96,8 @@ impl Workload {
             Workload::W4 => Mix { a: 100, b: 100, c: 150 },
             // A B within 5 minutes of an A about half of the time.
             Workload::W5 => Mix { a: 100, b: 150, c: 100 },
+            // Every event counts: the mix only keeps the events alike to the other files.
+            Workload::W6 => Mix { a: 100, b: 200, c: 100 },
             Workload::Open => Mix { a: 1000, b: 0, c: 0 },
         }
     }

@@ -8,6 +8,7 @@ import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.RuntimeExecutionMode;
 import org.apache.flink.api.common.accumulators.LongCounter;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.AggregateFunction;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RichMapFunction;
 import org.apache.flink.cep.CEP;
@@ -25,6 +26,7 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
 import org.apache.flink.util.CloseableIterator;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
@@ -220,7 +222,39 @@ public final class FlinkCepBench {
                         .where(type("B"))
                         .within(Duration.ofMinutes(5));
             default:
-                throw new IllegalArgumentException("unknown workload " + workload + " (W1..W5)");
+                throw new IllegalArgumentException("unknown workload " + workload + " (W1..W6)");
+        }
+    }
+
+    /** W6's accumulator: the window's key and how many events it holds. */
+    static final class Tally {
+        String key = "";
+        long n;
+    }
+
+    /** W6: counts a window's events; the result is the key and count when at least 3, else "". */
+    static final class CountEvents implements AggregateFunction<Ev, Tally, String> {
+        @Override
+        public Tally createAccumulator() {
+            return new Tally();
+        }
+
+        @Override
+        public Tally add(Ev e, Tally acc) {
+            acc.key = e.user;
+            acc.n++;
+            return acc;
+        }
+
+        @Override
+        public String getResult(Tally acc) {
+            return acc.n >= 3 ? acc.key + "\t" + acc.n : "";
+        }
+
+        @Override
+        public Tally merge(Tally a, Tally b) {
+            a.n += b.n;
+            return a;
         }
     }
 
@@ -263,7 +297,7 @@ public final class FlinkCepBench {
         }
         if (workload == null || events == null) {
             System.err.println(
-                    "usage: FlinkCepBench --workload W1..W5 --events FILE [--parallelism N]"
+                    "usage: FlinkCepBench --workload W1..W6 --events FILE [--parallelism N]"
                             + " [--disorder-ms D] [--dump FILE]");
             System.exit(2);
         }
@@ -288,12 +322,25 @@ public final class FlinkCepBench {
                                         .withTimestampAssigner((e, previous) -> e.ts));
 
         OutputTag<Ev> lateTag = new OutputTag<>("late") {};
-        PatternStream<Ev> patterns =
-                CEP.pattern(parsed.keyBy(e -> e.user), pattern(workload))
-                        .sideOutputLateData(lateTag);
-        SingleOutputStreamOperator<String> cep =
-                patterns.process(new MatchText(dump != null)).name("cep-" + workload);
-        cep.getSideOutput(lateTag).map(new Count<>(LATE)).sinkTo(new DiscardingSink<>());
+        SingleOutputStreamOperator<String> cep;
+        if (workload.equals("W6")) {
+            // W6 is a windowed count, which Flink does with its window operator, not with CEP:
+            // a window "matches" when it holds at least 3 events (bench/workloads/W6.yaml).
+            SingleOutputStreamOperator<String> counted =
+                    parsed.keyBy(e -> e.user)
+                            .window(TumblingEventTimeWindows.of(Duration.ofMinutes(1)))
+                            .sideOutputLateData(lateTag)
+                            .aggregate(new CountEvents())
+                            .name("window-W6");
+            cep = counted.filter(s -> !s.isEmpty()).name("having-W6");
+            counted.getSideOutput(lateTag).map(new Count<>(LATE)).sinkTo(new DiscardingSink<>());
+        } else {
+            PatternStream<Ev> patterns =
+                    CEP.pattern(parsed.keyBy(e -> e.user), pattern(workload))
+                            .sideOutputLateData(lateTag);
+            cep = patterns.process(new MatchText(dump != null)).name("cep-" + workload);
+            cep.getSideOutput(lateTag).map(new Count<>(LATE)).sinkTo(new DiscardingSink<>());
+        }
         DataStream<String> matches = cep.map(new Count<>(MATCHES)).name("count");
 
         String job = "cepheus-bench " + workload + " p" + parallelism;
