@@ -247,6 +247,29 @@ def section(r, plots_rel, have_kafka_plot):
                         "max ms"], rows))
         s.append("")
 
+    tp = r.get("kafka_throughput", [])
+    if tp:
+        s.append("### Kafka end to end: sustained throughput")
+        s.append("")
+        s.append("W1 over a preloaded 8-partition topic (100k keys): `cepheus run` with a fresh group, "
+                 "until the group has committed the whole topic (offsets are committed only after "
+                 "every trigger they caused is acknowledged; commits every 100 ms). Events/s from "
+                 "the first commit; the broker runs on the same cores.")
+        s.append("")
+        rows = []
+        for t in tp:
+            d = t.get("drain") or {}
+            ld = t.get("load") or {}
+            eps = d.get("events_per_s")
+            cpu = t.get("cepheus_cpu_s") or 0
+            per_core = (f"{rate(d['events'] / cpu)}" if cpu and d.get("events") else "–")
+            rows.append([t["delivery"], count(t["events"]), rate(ld["events_per_s"]) if ld.get("events_per_s") else "–",
+                         f"{d.get('seconds', '–')}", rate(eps) if eps else "–", per_core,
+                         mib(t.get("cepheus_rss_kb") or 0), t.get("load_avg", "–")])
+        s.append(table(["delivery", "events", "load events/s", "seconds", "events/s",
+                        "events per engine CPU second", "engine peak RSS", "load average"], rows))
+        s.append("")
+
     s.append("### Plots")
     s.append("")
     s.append(f"![events/s against keys]({plots_rel}/{THROUGHPUT_PNG})")

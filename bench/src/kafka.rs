@@ -104,6 +104,130 @@ pub fn produce(
     Ok(Produced { events: sent, seconds: start.elapsed().as_secs_f64() })
 }
 
+/// Sends every line of `file` (JSON lines, e.g. a `gen` file) to `topic` as fast as the producer
+/// takes them, keyed by the value of the top-level string field `key_field`, each record's
+/// timestamp the event's own time (field `timestamp`, epoch milliseconds) when it has one.
+/// Returns the number of records sent.
+pub fn load(brokers: &str, topic: &str, file: &PathBuf, key_field: &str) -> anyhow::Result<u64> {
+    use std::io::BufRead as _;
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "20")
+        .set("batch.size", "1000000")
+        .set("compression.type", "lz4")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .context("creating the Kafka producer")?;
+    let reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        File::open(file).with_context(|| format!("opening {}", file.display()))?,
+    );
+    let mut sent = 0;
+    for line in reader.lines() {
+        let line = line.with_context(|| format!("reading {}", file.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let key = value.get(key_field).and_then(|k| k.as_str()).map(str::to_string);
+        let ts = value.get("timestamp").and_then(serde_json::Value::as_i64);
+        let mut record: BaseRecord<'_, str, str> = BaseRecord::to(topic).payload(&line);
+        if let Some(k) = &key {
+            record = record.key(k);
+        }
+        if let Some(t) = ts {
+            record = record.timestamp(t);
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+                Err((e, _)) => return Err(e).context("sending an event"),
+            }
+        }
+        sent += 1;
+        if sent % 10_000 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(120)).context("flushing the producer")?;
+    Ok(sent)
+}
+
+/// How fast a consumer group worked through a topic.
+#[derive(Debug)]
+pub struct Drained {
+    /// Records committed between the first progress seen and the end.
+    pub events: u64,
+    /// From the first poll that saw commits to the poll that saw the topic fully committed.
+    pub seconds: f64,
+    /// From the start of `drain` (started with the engine) to the end: includes joining.
+    pub total_seconds: f64,
+}
+
+/// Watches `group`'s committed offsets on `topic` (polling every `every`) until they reach the
+/// end of every partition, or `timeout` passes. The group's members commit as they go; the
+/// first poll that sees any commit starts the clock, so joining the group is not counted.
+pub fn drain(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    every: Duration,
+    timeout: Duration,
+) -> anyhow::Result<Drained> {
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("creating the Kafka consumer")?;
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .with_context(|| format!("metadata of {topic}"))?;
+    let partitions: Vec<i32> = md
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    anyhow::ensure!(!partitions.is_empty(), "{topic} has no partitions");
+    let mut end = 0i64;
+    let mut tpl = TopicPartitionList::new();
+    for p in &partitions {
+        let (_, high) = consumer.fetch_watermarks(topic, *p, Duration::from_secs(10))?;
+        end += high;
+        tpl.add_partition(topic, *p);
+    }
+    let start = Instant::now();
+    let mut first: Option<(Instant, i64)> = None;
+    loop {
+        anyhow::ensure!(start.elapsed() < timeout, "{group} did not finish {topic} in time");
+        let committed = consumer
+            .committed_offsets(tpl.clone(), Duration::from_secs(10))
+            .context("reading committed offsets")?;
+        let done: i64 = committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(o) => o,
+                _ => 0,
+            })
+            .sum();
+        if first.is_none() && done > 0 {
+            first = Some((Instant::now(), done));
+        }
+        if done >= end {
+            let (t0, at0) = first.unwrap_or((start, 0));
+            return Ok(Drained {
+                events: (end - at0) as u64,
+                seconds: t0.elapsed().as_secs_f64(),
+                total_seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+        thread::sleep(every);
+    }
+}
+
 /// Latency percentiles, in milliseconds.
 #[derive(Debug, PartialEq)]
 pub struct Latencies {

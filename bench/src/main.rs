@@ -36,6 +36,44 @@ enum Command {
     /// Read triggers from an alerts topic (from its beginning) and print, as one JSON line, the
     /// percentiles of the time from each trigger's `timestamp` to its arrival.
     Latency(LatencyArgs),
+    /// Send a JSON-lines file to a topic as fast as possible, keyed by a field (for the
+    /// throughput run: preload, then start the engine). Prints a one-line JSON summary.
+    Load(LoadArgs),
+    /// Wait until a consumer group has committed a whole topic, and print, as one JSON line,
+    /// how many records it worked through in how long (from its first commit).
+    Drain(DrainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LoadArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:19092")]
+    brokers: String,
+    /// The topic (create it first with the partitions wanted).
+    #[arg(long)]
+    topic: String,
+    /// The JSON-lines file.
+    #[arg(long)]
+    file: PathBuf,
+    /// The field whose value is the record key.
+    #[arg(long, default_value = "user_id")]
+    key_field: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct DrainArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:19092")]
+    brokers: String,
+    /// The consumer group to watch.
+    #[arg(long)]
+    group: String,
+    /// The topic it reads.
+    #[arg(long)]
+    topic: String,
+    /// Give up after this long.
+    #[arg(long, default_value_t = 600)]
+    seconds: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -135,6 +173,8 @@ fn main() -> ExitCode {
         Command::Gen(args) => run_gen(args),
         Command::Produce(args) => run_produce(args),
         Command::Latency(args) => run_latency(args),
+        Command::Load(args) => run_load(args),
+        Command::Drain(args) => run_drain(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -212,6 +252,40 @@ fn run_produce(args: ProduceArgs) -> anyhow::Result<()> {
         done.events,
         done.seconds,
         done.events as f64 / done.seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+fn run_load(args: LoadArgs) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    let sent = kafka::load(&args.brokers, &args.topic, &args.file, &args.key_field)?;
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        r#"{{"topic":"{}","events":{},"seconds":{:.2},"events_per_s":{:.0}}}"#,
+        args.topic,
+        sent,
+        seconds,
+        sent as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+fn run_drain(args: DrainArgs) -> anyhow::Result<()> {
+    let d = kafka::drain(
+        &args.brokers,
+        &args.group,
+        &args.topic,
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(args.seconds),
+    )?;
+    println!(
+        r#"{{"group":"{}","topic":"{}","events":{},"seconds":{:.2},"total_seconds":{:.2},"events_per_s":{:.0}}}"#,
+        args.group,
+        args.topic,
+        d.events,
+        d.seconds,
+        d.total_seconds,
+        d.events as f64 / d.seconds.max(1e-9)
     );
     Ok(())
 }
