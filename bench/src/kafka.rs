@@ -185,11 +185,8 @@ pub fn drain(
     let md = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .with_context(|| format!("metadata of {topic}"))?;
-    let partitions: Vec<i32> = md
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
+    let partitions: Vec<i32> =
+        md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
     anyhow::ensure!(!partitions.is_empty(), "{topic} has no partitions");
     let mut end = 0i64;
     let mut tpl = TopicPartitionList::new();

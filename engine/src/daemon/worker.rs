@@ -3,10 +3,13 @@
 //! sends what it emits to the [`KafkaSink`].
 //!
 //! Commit protocol (at least once): for every record, the acknowledgements of the records it
-//! caused (triggers, DLQ, late) go, in input order, to the worker's committer, which awaits them
-//! and only then stores the record's next offset; librdkafka commits stored offsets. A record
-//! whose outputs were not all acknowledged is never committed, so after a crash it is read
-//! again. Outputs of time passing (an idle partition's timeouts) are awaited in the same order.
+//! caused (triggers, DLQ, late, forwards) go, in input order, to the worker's committer, which
+//! awaits them and only then stores the record's next offset; librdkafka commits stored offsets.
+//! A record whose outputs were not all acknowledged is never committed, so after a crash it is
+//! read again. Outputs of time passing (an idle partition's timeouts) are awaited in the same
+//! order. The worker takes its queue in batches: the offsets of records that caused nothing are
+//! handed over once per batch (the latest per partition, behind everything before them), and the
+//! committer stores each partition's latest offset once per round, not once per record.
 //! Partial matches live in memory: after a restart they start empty (durable state is the next
 //! step, with exactly-once).
 //!
@@ -49,12 +52,16 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// Acknowledgements still awaited for one record (or one step of idle time).
+/// Acknowledgements still awaited for one record (or one step of idle time), and the offsets
+/// that may be stored once they (and everything queued before them) are acknowledged.
 struct Pending {
-    /// The record's (topic, partition, offset); `None` for outputs of time passing.
-    offset: Option<(String, i32, i64)>,
+    /// (topic, partition, offset) of the records read; empty for outputs of time passing.
+    offsets: Vec<(String, i32, i64)>,
     acks: Vec<(String, DeliveryFuture)>,
 }
+
+/// Records a worker takes from its queue at a time.
+const BATCH: usize = 256;
 
 /// Acknowledgements a worker may have outstanding before it waits (bounds memory when the
 /// broker is slow: the worker stops, its queue fills, the partition is paused).
@@ -92,58 +99,47 @@ async fn run(
     let mut step = StepResult::default();
     let mut records: Vec<OutRecord> = Vec::new();
     let mut seq: u64 = 0;
+    let mut batch: Vec<OwnedMessage> = Vec::with_capacity(BATCH);
+    // Offsets of records that caused no output, not yet handed to the committer: at most one
+    // per (topic, partition), stored after everything queued before them.
+    let mut quiet: Vec<(String, i32, i64)> = Vec::new();
     let result = async {
         loop {
-            let msg = match tokio::time::timeout(shared.idle_timeout, rx.recv()).await {
-                Ok(Some(msg)) => msg,
+            let n = match tokio::time::timeout(shared.idle_timeout, rx.recv_many(&mut batch, BATCH))
+                .await
+            {
                 // The supervisor dropped the queue: revoked, or shutting down.
-                Ok(None) => break,
+                Ok(0) => break,
+                Ok(n) => n,
                 Err(_) => {
                     pipeline.advance_to(clock::wall_millis(), &mut step);
                     shared.router.route(&mut step, None, &mut records);
-                    send(&shared, &ptx, None, &mut records).await?;
+                    send(&shared, &ptx, Vec::new(), &mut records).await?;
                     continue;
                 }
             };
-            seq += 1;
-            let payload = msg.payload().unwrap_or_default();
-            let through = shared.routes.iter().any(|r| {
-                matches!(r, crate::runtime::Route::Repartition { topic } if topic == msg.topic())
-            });
-            let origin = if through { origin(&msg) } else { None };
-            let src = SourceRef {
-                topic: origin.map_or(msg.topic(), |o| o.0),
-                partition: origin.map_or(msg.partition(), |o| o.1),
-                offset: origin.map_or(msg.offset(), |o| o.2),
-                timestamp: msg.timestamp().to_millis(),
-                key: msg.key(),
-                payload,
-            };
-            if payload.len() > shared.max_record_bytes {
-                let error = format!(
-                    "record of {} bytes exceeds limits.max_record_bytes ({})",
-                    payload.len(),
-                    shared.max_record_bytes
-                );
-                records.push(shared.router.dead_letter(&src, None, &error));
-            } else {
-                match std::str::from_utf8(payload) {
-                    Ok(text) => {
-                        let ts = src.timestamp.unwrap_or(0);
-                        pipeline.offer_from(Some(msg.topic()), text, seq, ts, &mut step);
-                        shared.router.route(&mut step, Some(&src), &mut records);
+            debug_assert_eq!(n, batch.len());
+            for msg in batch.drain(..) {
+                seq += 1;
+                process(&shared, &mut pipeline, &msg, seq, &mut step, &mut records);
+                let (topic, p, offset) = (msg.topic(), msg.partition(), msg.offset());
+                let slot = quiet.iter().position(|(t, q, _)| t == topic && *q == p);
+                if records.is_empty() {
+                    match slot {
+                        Some(i) => quiet[i].2 = offset,
+                        None => quiet.push((topic.to_string(), p, offset)),
                     }
-                    Err(e) => {
-                        records.push(shared.router.dead_letter(
-                            &src,
-                            None,
-                            &format!("not UTF-8: {e}"),
-                        ));
+                } else {
+                    // This record's offset covers the quiet ones of its partition before it.
+                    if let Some(i) = slot {
+                        quiet.swap_remove(i);
                     }
+                    send(&shared, &ptx, vec![(topic.to_string(), p, offset)], &mut records).await?;
                 }
             }
-            let at = Some((msg.topic().to_string(), msg.partition(), msg.offset()));
-            send(&shared, &ptx, at, &mut records).await?;
+            if !quiet.is_empty() {
+                send(&shared, &ptx, std::mem::take(&mut quiet), &mut records).await?;
+            }
         }
         Ok::<(), DaemonError>(())
     }
@@ -154,6 +150,50 @@ async fn run(
         .await
         .map_err(|e| DaemonError::Internal(format!("committer of partition {partition}: {e}")))?;
     result.and(committed)
+}
+
+/// Runs one record through the pipeline and routes what it caused into `records`.
+fn process(
+    shared: &Shared,
+    pipeline: &mut Pipeline,
+    msg: &OwnedMessage,
+    seq: u64,
+    step: &mut StepResult,
+    records: &mut Vec<OutRecord>,
+) {
+    let payload = msg.payload().unwrap_or_default();
+    let through = shared
+        .routes
+        .iter()
+        .any(|r| matches!(r, crate::runtime::Route::Repartition { topic } if topic == msg.topic()));
+    let origin = if through { origin(msg) } else { None };
+    let src = SourceRef {
+        topic: origin.map_or(msg.topic(), |o| o.0),
+        partition: origin.map_or(msg.partition(), |o| o.1),
+        offset: origin.map_or(msg.offset(), |o| o.2),
+        timestamp: msg.timestamp().to_millis(),
+        key: msg.key(),
+        payload,
+    };
+    if payload.len() > shared.max_record_bytes {
+        let error = format!(
+            "record of {} bytes exceeds limits.max_record_bytes ({})",
+            payload.len(),
+            shared.max_record_bytes
+        );
+        records.push(shared.router.dead_letter(&src, None, &error));
+        return;
+    }
+    match std::str::from_utf8(payload) {
+        Ok(text) => {
+            let ts = src.timestamp.unwrap_or(0);
+            pipeline.offer_from(Some(msg.topic()), text, seq, ts, step);
+            shared.router.route(step, Some(&src), records);
+        }
+        Err(e) => {
+            records.push(shared.router.dead_letter(&src, None, &format!("not UTF-8: {e}")));
+        }
+    }
 }
 
 /// Where a record read from a repartition topic was first read (from the headers its forward
@@ -179,10 +219,10 @@ fn origin(msg: &OwnedMessage) -> Option<(&str, i32, i64)> {
 async fn send(
     shared: &Shared,
     pending: &mpsc::Sender<Pending>,
-    offset: Option<(String, i32, i64)>,
+    offsets: Vec<(String, i32, i64)>,
     records: &mut Vec<OutRecord>,
 ) -> Result<(), DaemonError> {
-    if records.is_empty() && offset.is_none() {
+    if records.is_empty() && offsets.is_empty() {
         return Ok(());
     }
     let mut acks = Vec::with_capacity(records.len());
@@ -195,42 +235,55 @@ async fn send(
         acks.push((r.topic, ack));
     }
     pending
-        .send(Pending { offset, acks })
+        .send(Pending { offsets, acks })
         .await
         .map_err(|_| DaemonError::Internal("the committer stopped early".into()))
 }
 
-/// Awaits acknowledgements in input order and stores each record's next offset after them.
+/// Awaits acknowledgements in input order and stores each record's next offset after them:
+/// whatever is queued is taken at once, and each partition's latest offset stored once.
 async fn commit_loop(
     consumer: Arc<KafkaConsumer>,
     mut rx: mpsc::Receiver<Pending>,
 ) -> Result<(), DaemonError> {
-    while let Some(p) = rx.recv().await {
-        for (topic, ack) in p.acks {
-            match ack.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => {
-                    return Err(DaemonError::Delivery { topic, message: e.to_string() });
+    let mut taken: Vec<Pending> = Vec::with_capacity(BATCH);
+    let mut latest: Vec<(String, i32, i64)> = Vec::new();
+    while rx.recv_many(&mut taken, BATCH).await > 0 {
+        for p in taken.drain(..) {
+            for (topic, ack) in p.acks {
+                match ack.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((e, _))) => {
+                        return Err(DaemonError::Delivery { topic, message: e.to_string() });
+                    }
+                    Err(_) => {
+                        return Err(DaemonError::Delivery {
+                            topic,
+                            message: "the producer was dropped before the record was acknowledged"
+                                .into(),
+                        });
+                    }
                 }
-                Err(_) => {
-                    return Err(DaemonError::Delivery {
-                        topic,
-                        message: "the producer was dropped before the record was acknowledged"
-                            .into(),
-                    });
+            }
+            for (topic, partition, offset) in p.offsets {
+                match latest.iter_mut().find(|(t, q, _)| *t == topic && *q == partition) {
+                    Some(slot) => slot.2 = slot.2.max(offset),
+                    None => latest.push((topic, partition, offset)),
                 }
             }
         }
-        if let Some((topic, partition, offset)) = p.offset {
+        if latest.is_empty() {
+            continue;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition, offset) in latest.drain(..) {
             // The next offset to read, stored exactly (`store_offset` would add one itself).
-            let mut tpl = TopicPartitionList::new();
-            let next = Offset::Offset(offset + 1);
             // Fails only when the partition was revoked meanwhile: its new owner reads the
             // record again, which at-least-once allows.
-            if tpl.add_partition_offset(&topic, partition, next).is_ok() {
-                let _ = consumer.store_offsets(&tpl);
-            }
+            let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset + 1));
         }
+        // Fails only for partitions revoked meanwhile (see above).
+        let _ = consumer.store_offsets(&tpl);
     }
     Ok(())
 }
