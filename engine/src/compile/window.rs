@@ -3,9 +3,9 @@
 //! Aggregate arguments and filters read the current event, so they compile against the rule
 //! set's shared [`FieldTable`] like a `filter`. `having` and the `emit` templates read a fired
 //! window instead: its aggregates by name, `key`, `window.start` and `window.end`. They compile
-//! against a small table of their own ([`CompiledWindow::scope_fields`]), whose field `i` is
-//! aggregate `i` (then the key, the start and the end), so evaluating them needs no decoding:
-//! the fired window's values are the "event" they read.
+//! against a small table of their own ([`CompiledWindow::scope_event`] builds its values), whose
+//! field `i` is aggregate `i` (then the key, the start and the end), so evaluating them needs no
+//! decoding: the fired window's values are the "event" they read.
 
 use std::collections::HashMap;
 
