@@ -126,7 +126,7 @@ pub struct RawLimits {
     /// Open partial matches per key and rule (default 10000).
     pub max_runs_per_key: Option<usize>,
     /// Records queued for one partition's worker; when full, the partition is paused
-    /// (default 1000).
+    /// (default 10000).
     pub queue_capacity: Option<usize>,
 }
 
@@ -450,7 +450,7 @@ impl Config {
             max_record_bytes: l.max_record_bytes.unwrap_or(1 << 20),
             max_buffered_events: l.max_buffered_events.unwrap_or(1_000_000),
             max_runs_per_key: l.max_runs_per_key.unwrap_or(10_000),
-            queue_capacity: l.queue_capacity.unwrap_or(1_000),
+            queue_capacity: l.queue_capacity.unwrap_or(10_000),
         };
         for (k, v) in [
             ("limits.max_record_bytes", limits.max_record_bytes),

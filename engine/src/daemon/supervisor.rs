@@ -188,6 +188,8 @@ pub async fn run_reporting(
 
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut fast = tokio::time::interval(Duration::from_millis(1));
+    fast.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut backoff = BACKOFF_START;
     let outcome: Result<(), DaemonError> = loop {
         tokio::select! {
@@ -207,6 +209,9 @@ pub async fn run_reporting(
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
             },
+            // While records wait for room in a queue, look for room every millisecond: a worker
+            // empties a full queue in a few, and waiting for the slow tick would idle it.
+            _ = fast.tick(), if !state.stash.is_empty() => state.drain_stash(),
             _ = tick.tick() => {
                 state.drain_stash();
                 if let Some(e) = state.failed().await {
