@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: the daemon allocates on one thread (records from
+/// librdkafka, in the supervisor) and frees on another (the partition workers), where glibc's
+/// malloc spends its time consolidating and locking.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Usage errors print clap's message and exit with 2; `--help` and `--version` exit with 0.
     let args = cli::Cli::parse();
