@@ -235,14 +235,10 @@ impl Fast<'_> {
     /// A string without escapes, the opening quote at `self.at`: its text.
     fn string(&mut self) -> Option<&str> {
         let start = self.at + 1;
-        let len = memchr::memchr(b'"', self.bytes.get(start..)?)?;
-        let body = &self.bytes[start..start + len];
-        if body.iter().any(|&b| b < 0x20 || b == b'\\') {
-            return None;
-        }
-        self.at = start + len + 1;
+        let end = string_end(self.bytes, start)?;
+        self.at = end + 1;
         // Quotes are ASCII, so both ends are character boundaries of the text.
-        self.text.get(start..start + len)
+        self.text.get(start..end)
     }
 
     /// A number (JSON grammar, no exponent): its text.
@@ -376,6 +372,34 @@ impl Fast<'_> {
             }
         }
     }
+}
+
+/// The closing quote of a string whose text starts at `i`; `None` at a backslash, a control
+/// character or the end of the text. Eight bytes at a time: per byte, "is a quote", "is a
+/// backslash" and "is below 0x20" as the high bit of a word (the lowest set byte is exact).
+fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().ok()?);
+        let hits = zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if hits != 0 {
+            let j = i + (hits.trailing_zeros() / 8) as usize;
+            return (b[j] == b'"').then_some(j);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => return Some(i),
+            b'\\' | 0..0x20 => return None,
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 fn set(out: &mut [Val], field: Option<FieldId>, v: Val) {
@@ -890,13 +914,13 @@ mod tests {
         assert!(got[1].equals(&Val::Float(5.9)));
         assert!(got[3].equals(&Val::Int(1_767_225_600_000)));
         for left in [
-            r#"{"user_id":"u\n"}"#,           // an escape
-            r#"{"x":1e3}"#,                    // an exponent
+            r#"{"user_id":"u\n"}"#,             // an escape
+            r#"{"x":1e3}"#,                     // an exponent
             r#"{"user_id":"a","user_id":"b"}"#, // a duplicate key on a path
-            r#"{"metadata":{"value":[1]}}"#,   // a requested array
-            r#"{"x":01}"#,                     // an error
-            r#"[1]"#,                          // not an object
-            r#"{"x":1} x"#,                    // trailing text
+            r#"{"metadata":{"value":[1]}}"#,    // a requested array
+            r#"{"x":01}"#,                      // an error
+            r#"[1]"#,                           // not an object
+            r#"{"x":1} x"#,                     // trailing text
         ] {
             assert!(fast_only(&t, left).is_none(), "{left}");
             check(&t, left).unwrap();
@@ -1071,6 +1095,22 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn string_end_finds_the_first_stop(
+            text in prop::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), Just(0x1fu8), Just(0x7f), Just(0xc3), 0x20u8..0x7f],
+                0..40,
+            ),
+            from in 0usize..4,
+        ) {
+            let naive = text.iter().enumerate().skip(from).find_map(|(i, &c)| match c {
+                b'"' => Some(Some(i)),
+                b'\\' | 0..0x20 => Some(None),
+                _ => None,
+            }).flatten();
+            prop_assert_eq!(string_end(&text, from), naive);
+        }
 
         #[test]
         fn projector_equals_dom_projection(
