@@ -137,21 +137,11 @@ impl Projector {
     /// Errors: [`RecordError::NotJson`] with serde_json's message, or
     /// [`RecordError::NotObject`] for valid JSON that is not an object.
     pub fn decode(&self, text: &str) -> Result<Arc<[Val]>, RecordError> {
-        self.decode_with(text, None)
-    }
-
-    /// [`Projector::decode`], sharing short string values with earlier records through
-    /// `strings` (a field such as `event_type` then costs no allocation per record).
-    pub fn decode_with(
-        &self,
-        text: &str,
-        strings: Option<&mut StringCache>,
-    ) -> Result<Arc<[Val]>, RecordError> {
         // Built in place: one allocation, no copy from a `Box<[Val]>` into an `Arc<[Val]>`.
         let mut fields: Arc<[Val]> = std::iter::repeat_n(Val::Missing, self.len).collect();
         let out = Arc::get_mut(&mut fields).expect("a new Arc has no other owner");
         if self.fast {
-            if (Fast { projector: self, text, bytes: text.as_bytes(), at: 0, entered: 0, strings })
+            if (Fast { projector: self, text, bytes: text.as_bytes(), at: 0, entered: 0 })
                 .record(out)
                 .is_some()
             {
@@ -199,47 +189,9 @@ struct Fast<'a> {
     at: usize,
     /// Trie nodes entered so far (a second entry is a duplicate key: left to serde_json).
     entered: u64,
-    strings: Option<&'a mut StringCache>,
 }
 
-/// Strings a field held in recent records, to share rather than allocate again: per field,
-/// the last [`StringCache::WAYS`] distinct values of at most [`StringCache::MAX_LEN`] bytes.
-/// Values are immutable, so sharing changes nothing but the allocation count (and memory,
-/// when stored events hold the same `event_type`).
-#[derive(Debug, Default)]
-pub struct StringCache {
-    /// `WAYS` slots per field, by field id.
-    slots: Vec<Option<Arc<str>>>,
-    /// Per field, the slot the next new value replaces.
-    next: Vec<u8>,
-}
-
-impl StringCache {
-    const WAYS: usize = 4;
-    const MAX_LEN: usize = 32;
-
-    fn get(&mut self, field: FieldId, s: &str) -> Arc<str> {
-        if s.len() > Self::MAX_LEN {
-            return Arc::from(s);
-        }
-        let f = field as usize;
-        if self.next.len() <= f {
-            self.next.resize(f + 1, 0);
-            self.slots.resize((f + 1) * Self::WAYS, None);
-        }
-        let ways = &mut self.slots[f * Self::WAYS..(f + 1) * Self::WAYS];
-        if let Some(hit) = ways.iter().flatten().find(|v| ***v == *s) {
-            return Arc::clone(hit);
-        }
-        let v: Arc<str> = Arc::from(s);
-        let next = &mut self.next[f];
-        ways[*next as usize] = Some(Arc::clone(&v));
-        *next = (*next + 1) % Self::WAYS as u8;
-        v
-    }
-}
-
-impl<'a> Fast<'a> {
+impl Fast<'_> {
     fn record(mut self, out: &mut [Val]) -> Option<()> {
         self.ws();
         if self.peek()? != b'{' {
@@ -281,17 +233,16 @@ impl<'a> Fast<'a> {
     }
 
     /// A string without escapes, the opening quote at `self.at`: its text.
-    fn string(&mut self) -> Option<&'a str> {
+    fn string(&mut self) -> Option<&str> {
         let start = self.at + 1;
         let end = string_end(self.bytes, start)?;
         self.at = end + 1;
         // Quotes are ASCII, so both ends are character boundaries of the text.
-        let text: &'a str = self.text;
-        text.get(start..end)
+        self.text.get(start..end)
     }
 
     /// A number (JSON grammar, no exponent): its text.
-    fn number(&mut self) -> Option<&'a str> {
+    fn number(&mut self) -> Option<&str> {
         let start = self.at;
         let b = self.bytes;
         let mut i = start;
@@ -321,8 +272,7 @@ impl<'a> Fast<'a> {
             return None;
         }
         self.at = i;
-        let text: &'a str = self.text;
-        text.get(start..i)
+        self.text.get(start..i)
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
@@ -406,11 +356,7 @@ impl<'a> Fast<'a> {
             b'"' => {
                 let s = self.string()?;
                 if let Some(id) = field {
-                    let v = match self.strings.as_deref_mut() {
-                        Some(cache) => cache.get(id, s),
-                        None => Arc::from(s),
-                    };
-                    out[id as usize] = Val::Str(v);
+                    out[id as usize] = Val::Str(Arc::from(s));
                 }
                 Some(())
             }
@@ -946,7 +892,7 @@ mod tests {
         let p = table.projector();
         assert!(p.fast);
         let mut out = vec![Val::Missing; p.len()];
-        Fast { projector: p, text, bytes: text.as_bytes(), at: 0, entered: 0, strings: None }
+        Fast { projector: p, text, bytes: text.as_bytes(), at: 0, entered: 0 }
             .record(&mut out)
             .map(|()| out)
     }
@@ -978,32 +924,6 @@ mod tests {
         ] {
             assert!(fast_only(&t, left).is_none(), "{left}");
             check(&t, left).unwrap();
-        }
-    }
-
-    #[test]
-    fn the_string_cache_shares_short_values_only() {
-        let t = table(&[vec![key("event_type")], vec![key("note")]]);
-        let p = t.projector();
-        let long = "x".repeat(StringCache::MAX_LEN + 1);
-        let text = format!(r#"{{"event_type":"A","note":"{long}"}}"#);
-        let mut cache = StringCache::default();
-        let a = p.decode_with(&text, Some(&mut cache)).unwrap();
-        let b = p.decode_with(&text, Some(&mut cache)).unwrap();
-        match (&a[0], &b[0], &a[1], &b[1]) {
-            (Val::Str(x), Val::Str(y), Val::Str(l1), Val::Str(l2)) => {
-                assert!(Arc::ptr_eq(x, y), "a short value is shared");
-                assert!(!Arc::ptr_eq(l1, l2), "a long one is not kept");
-                assert_eq!(&**x, "A");
-                assert_eq!(**l1, *long);
-            }
-            other => panic!("{other:?}"),
-        }
-        // More distinct values than ways: still right, older ones replaced.
-        for v in ["A", "B", "C", "D", "E", "A"] {
-            let text = format!(r#"{{"event_type":"{v}"}}"#);
-            let got = p.decode_with(&text, Some(&mut cache)).unwrap();
-            assert!(got[0].equals(&Val::Str(Arc::from(v))));
         }
     }
 

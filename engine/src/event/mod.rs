@@ -14,7 +14,7 @@ use cepheus_grammar::ast::Segment;
 use rustc_hash::FxHashMap;
 use serde::de;
 
-pub use decode::{Projector, StringCache};
+pub use decode::Projector;
 pub use time::{format_rfc3339, parse_time};
 pub use value::{Val, format_float};
 

@@ -11,7 +11,7 @@ mod partition;
 use std::sync::Arc;
 
 use crate::compile::{CompiledRule, RuleSet};
-use crate::event::{Event, RecordError, StringCache, Val, key_text, parse_time, path_text};
+use crate::event::{Event, RecordError, Val, key_text, parse_time, path_text};
 use crate::nfa::eval::{PathRef, Scope, holds};
 
 pub use partition::{Counters, Emitted, Limits, Partition};
@@ -35,8 +35,6 @@ pub struct Pipeline {
     routes: Vec<Route>,
     /// The repartition topics of `routes`.
     through: Vec<String>,
-    /// Short string values of recent records, shared instead of allocated per record.
-    strings: StringCache,
 }
 
 /// Where a rule reads its events from, in the Kafka daemon.
@@ -78,7 +76,7 @@ impl Pipeline {
             })
             .collect();
         let routes = vec![Route::Direct; rules.rules.len()];
-        Pipeline { rules, partitions, routes, through: Vec::new(), strings: StringCache::default() }
+        Pipeline { rules, partitions, routes, through: Vec::new() }
     }
 
     /// Sets where each rule reads its events (one [`Route`] per rule, in rule order).
@@ -128,8 +126,7 @@ impl Pipeline {
         record_time: i64,
         result: &mut StepResult,
     ) {
-        let decoded = self.rules.fields.projector().decode_with(raw, Some(&mut self.strings));
-        let fields = match decoded {
+        let fields = match self.rules.fields.decode(raw) {
             Ok(fields) => fields,
             Err(error) => {
                 result.rejected.push(Rejected { rule: None, error });
@@ -236,13 +233,7 @@ impl Pipeline {
             })
             .collect::<Result<_, _>>()?;
         let routes = vec![Route::Direct; rules.rules.len()];
-        Ok(Pipeline {
-            rules,
-            partitions,
-            routes,
-            through: Vec::new(),
-            strings: StringCache::default(),
-        })
+        Ok(Pipeline { rules, partitions, routes, through: Vec::new() })
     }
 
     /// End of input: every rule's watermark becomes +infinity.
