@@ -109,6 +109,7 @@ pub struct Partition {
     /// half of it, after growing) costs 24 bytes a slot rather than a whole state.
     keys: FxHashMap<Arc<str>, Box<KeyState>>,
     /// Idle states for new keys, at most [`SPARE_KEY_STATES`].
+    #[expect(clippy::vec_box, reason = "the boxes move between `keys` and here unchanged")]
     spare_keys: Vec<Box<KeyState>>,
     /// A window rule's keys (a pattern rule's are in `keys`).
     windows: FxHashMap<Arc<str>, WindowKeyState>,
@@ -380,12 +381,12 @@ impl Partition {
             }
             state.timer = deadline;
         }
-        if state.nfa.is_idle() && state.timer.is_none() {
-            if let Some(state) = self.keys.remove(&key)
-                && self.spare_keys.len() < SPARE_KEY_STATES
-            {
-                self.spare_keys.push(state);
-            }
+        if state.nfa.is_idle()
+            && state.timer.is_none()
+            && let Some(state) = self.keys.remove(&key)
+            && self.spare_keys.len() < SPARE_KEY_STATES
+        {
+            self.spare_keys.push(state);
         }
     }
 
