@@ -471,3 +471,20 @@ impl Partition {
         self.keys.iter().map(|(k, s)| (k, &s.nfa))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partition may hold a million keys, each with a boxed state: its size is memory per
+    /// key (BENCHMARKS.md, "Speed and memory targets", counts on these sizes).
+    #[test]
+    fn per_key_state_stays_small() {
+        let state = std::mem::size_of::<KeyState>();
+        assert!(state <= 184, "KeyState is {state} bytes");
+        let slot = std::mem::size_of::<(Arc<str>, Box<KeyState>)>();
+        assert_eq!(slot, 24, "a key map slot is a key and a pointer");
+        let run = std::mem::size_of::<crate::nfa::Run>();
+        assert!(run <= 48, "Run is {run} bytes");
+    }
+}
