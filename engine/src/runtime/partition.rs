@@ -265,15 +265,21 @@ impl Partition {
                 event.raw
             ));
         }
-        let spare = &mut self.spare_keys;
-        let state = self.keys.entry(key.clone()).or_insert_with(|| match spare.pop() {
-            Some(mut state) => {
-                state.nfa.reset(program);
-                state.timer = None;
-                state
-            }
-            None => Box::new(KeyState { nfa: KeyNfa::new(program), timer: None }),
-        });
+        // A key without state runs on a spare state outside the map, and enters the map only
+        // if the event leaves it something to keep: most events of a key with nothing open
+        // start nothing, and would otherwise insert and at once remove the key.
+        let mut fresh: Option<Box<KeyState>> = None;
+        let state: &mut KeyState = match self.keys.get_mut(&key) {
+            Some(state) => state,
+            None => fresh.insert(match self.spare_keys.pop() {
+                Some(mut state) => {
+                    state.nfa.reset(program);
+                    state.timer = None;
+                    state
+                }
+                None => Box::new(KeyState { nfa: KeyNfa::new(program), timer: None }),
+            }),
+        };
         let mut outputs = Vec::new();
         state.nfa.process(
             program,
@@ -291,7 +297,25 @@ impl Partition {
                 ));
             }
         }
-        self.finish_step(key, outputs, lines, out);
+        match fresh {
+            None => self.finish_step(key, outputs, lines, out),
+            Some(mut state) => {
+                self.report(&key, outputs, lines, out);
+                // As `finish_step` does for a key in the map, without the map.
+                let deadline = state.nfa.next_deadline(program);
+                if state.nfa.is_idle() && deadline.is_none() {
+                    if self.spare_keys.len() < SPARE_KEY_STATES {
+                        self.spare_keys.push(state);
+                    }
+                    return;
+                }
+                if let Some(t) = deadline {
+                    self.timers.insert((t, key.clone()));
+                }
+                state.timer = deadline;
+                self.keys.insert(key, state);
+            }
+        }
     }
 
     fn fire_timer(&mut self, t: i64, key: Arc<str>, out: &mut Vec<Emitted>) {
@@ -348,10 +372,10 @@ impl Partition {
         self.finish_step(key, outputs, lines, out);
     }
 
-    /// Reports a step's outputs, re-arms the key's timer and drops an idle key's state.
-    fn finish_step(
+    /// Reports a step's trace lines and outputs (matches and timeouts of `key`).
+    fn report(
         &mut self,
-        key: Arc<str>,
+        key: &Arc<str>,
         outputs: Vec<Output>,
         lines: Vec<String>,
         out: &mut Vec<Emitted>,
@@ -369,6 +393,17 @@ impl Partition {
                 }
             }
         }
+    }
+
+    /// Reports a step's outputs, re-arms the key's timer and drops an idle key's state.
+    fn finish_step(
+        &mut self,
+        key: Arc<str>,
+        outputs: Vec<Output>,
+        lines: Vec<String>,
+        out: &mut Vec<Emitted>,
+    ) {
+        self.report(&key, outputs, lines, out);
         let program = &self.rule.program;
         let Some(state) = self.keys.get_mut(&key) else { return };
         let deadline = state.nfa.next_deadline(program);
