@@ -88,9 +88,21 @@ pub fn replay(
     pipeline.trace(opts.trace.as_deref());
     let mut summary = ReplaySummary::default();
     let mut step = StepResult::default();
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(ReplayError::Read)?;
-        let line_no = i as u64 + 1;
+    let mut input = input;
+    // One line buffer for the whole input (`lines()` would allocate a string per line).
+    let mut buf = String::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        if input.read_line(&mut buf).map_err(ReplayError::Read)? == 0 {
+            break;
+        }
+        // What `lines()` strips: the newline, then a carriage return before it.
+        let mut line = buf.as_str();
+        if let Some(l) = line.strip_suffix('\n') {
+            line = l.strip_suffix('\r').unwrap_or(l);
+        }
+        line_no += 1;
         summary.lines = line_no;
         if line.trim().is_empty() {
             continue;
@@ -108,7 +120,7 @@ pub fn replay(
             pipeline.trace(opts.trace.as_deref());
         }
         // Records have no record time in a file: rules without `source.time` see time 0.
-        pipeline.offer(&line, line_no, 0, &mut step);
+        pipeline.offer(line, line_no, 0, &mut step);
         for r in step.rejected.drain(..) {
             let message = match r.rule {
                 Some(i) => format!("rule {}: {}", rules.rules[i].name, r.error),

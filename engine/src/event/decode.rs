@@ -34,6 +34,9 @@ pub struct Projector {
     nodes: Vec<Node>,
     /// Number of fields of the table.
     len: usize,
+    /// Whether [`Fast`] may try records first (the record itself is not a field and the trie
+    /// has at most 64 nodes, one bit each).
+    fast: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -115,7 +118,8 @@ impl Projector {
                 node.key_map = Some(node.keys.iter().cloned().collect());
             }
         }
-        Projector { nodes, len: table.len() }
+        let fast = nodes[0].field.is_none() && nodes.len() <= 64;
+        Projector { nodes, len: table.len(), fast }
     }
 
     /// Number of fields a decoded record has.
@@ -136,6 +140,16 @@ impl Projector {
         // Built in place: one allocation, no copy from a `Box<[Val]>` into an `Arc<[Val]>`.
         let mut fields: Arc<[Val]> = std::iter::repeat_n(Val::Missing, self.len).collect();
         let out = Arc::get_mut(&mut fields).expect("a new Arc has no other owner");
+        if self.fast {
+            if (Fast { projector: self, text, bytes: text.as_bytes(), at: 0, entered: 0 })
+                .record(out)
+                .is_some()
+            {
+                return Ok(fields);
+            }
+            // Something the scanner leaves to serde_json (or an error): start again there.
+            out.fill(Val::Missing);
+        }
         let mut de = serde_json::Deserializer::from_str(text);
         let is_object = Root { projector: self, out }
             .deserialize(&mut de)
@@ -155,6 +169,256 @@ impl Projector {
     fn index_child(&self, node: u32, index: u32) -> Option<u32> {
         self.nodes[node as usize].indexes.iter().find(|(i, _)| *i == index).map(|&(_, n)| n)
     }
+}
+
+/// Deepest nesting [`Fast`] scans; deeper records go to serde_json (whose limit is 128).
+const FAST_DEPTH: u32 = 100;
+
+/// A scanner for the common record, tried before serde_json: plain JSON text whose strings
+/// have no escapes, whose numbers have no exponent, and where no key on a path repeats.
+///
+/// It accepts only what serde_json accepts and builds the same values; anything else (an
+/// escape, an exponent, a duplicate key on a path, a requested object or array, an error of
+/// any kind) makes it give up (`None`), and the record is decoded again by serde_json, which
+/// gives the value or the exact error. So the scanner only has to be right on what it accepts,
+/// and is checked against the DOM by the tests below.
+struct Fast<'a> {
+    projector: &'a Projector,
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    /// Trie nodes entered so far (a second entry is a duplicate key: left to serde_json).
+    entered: u64,
+}
+
+impl Fast<'_> {
+    fn record(mut self, out: &mut [Val]) -> Option<()> {
+        self.ws();
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.value(Some(0), out, 0)?;
+        self.ws();
+        (self.at == self.bytes.len()).then_some(())
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        self.ws();
+        if self.peek()? == b {
+            self.at += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Marks trie node `node` entered; `None` if it was already (a duplicate key).
+    fn enter(&mut self, node: u32) -> Option<()> {
+        let bit = 1u64 << node;
+        if self.entered & bit != 0 {
+            return None;
+        }
+        self.entered |= bit;
+        Some(())
+    }
+
+    /// A string without escapes, the opening quote at `self.at`: its text.
+    fn string(&mut self) -> Option<&str> {
+        let start = self.at + 1;
+        let end = string_end(self.bytes, start)?;
+        self.at = end + 1;
+        // Quotes are ASCII, so both ends are character boundaries of the text.
+        self.text.get(start..end)
+    }
+
+    /// A number (JSON grammar, no exponent): its text.
+    fn number(&mut self) -> Option<&str> {
+        let start = self.at;
+        let b = self.bytes;
+        let mut i = start;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => {
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !b.get(i).is_some_and(u8::is_ascii_digit) {
+                return None;
+            }
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        // Exponents (range errors) and very long numbers are left to serde_json.
+        if matches!(b.get(i), Some(b'e' | b'E')) || i - start > 64 {
+            return None;
+        }
+        self.at = i;
+        self.text.get(start..i)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.bytes.get(self.at..self.at + word.len())? == word {
+            self.at += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// One value at `self.at` (after whitespace). `node`: its trie node, if it is on a path.
+    fn value(&mut self, node: Option<u32>, out: &mut [Val], depth: u32) -> Option<()> {
+        self.ws();
+        let p = self.projector;
+        let field = node.and_then(|n| p.nodes[n as usize].field);
+        match self.peek()? {
+            b'{' | b'[' if field.is_some() => None,
+            b'{' => {
+                if depth >= FAST_DEPTH {
+                    return None;
+                }
+                self.at += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    let key = self.string()?;
+                    let child = node.and_then(|n| p.key_child(n, key));
+                    if let Some(c) = child {
+                        self.enter(c)?;
+                    }
+                    self.eat(b':')?;
+                    self.value(child, out, depth + 1)?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.at += 1,
+                        b'}' => {
+                            self.at += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                if depth >= FAST_DEPTH {
+                    return None;
+                }
+                self.at += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.at += 1;
+                    return Some(());
+                }
+                let mut index = 0u32;
+                loop {
+                    let child = node.and_then(|n| p.index_child(n, index));
+                    if let Some(c) = child {
+                        self.enter(c)?;
+                    }
+                    self.value(child, out, depth + 1)?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.at += 1,
+                        b']' => {
+                            self.at += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                    index = index.saturating_add(1);
+                }
+            }
+            b'"' => {
+                let s = self.string()?;
+                if let Some(id) = field {
+                    out[id as usize] = Val::Str(Arc::from(s));
+                }
+                Some(())
+            }
+            b't' => self.literal(b"true").map(|()| set(out, field, Val::Bool(true))),
+            b'f' => self.literal(b"false").map(|()| set(out, field, Val::Bool(false))),
+            b'n' => self.literal(b"null").map(|()| set(out, field, Val::Null)),
+            _ => {
+                let text = self.number()?;
+                if let Some(id) = field {
+                    out[id as usize] = number_val(text)?;
+                }
+                Some(())
+            }
+        }
+    }
+}
+
+/// The closing quote of a string whose text starts at `i`; `None` at a backslash, a control
+/// character or the end of the text. Eight bytes at a time: per byte, "is a quote", "is a
+/// backslash" and "is below 0x20" as the high bit of a word (the lowest set byte is exact).
+fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().ok()?);
+        let hits = zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if hits != 0 {
+            let j = i + (hits.trailing_zeros() / 8) as usize;
+            return (b[j] == b'"').then_some(j);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => return Some(i),
+            b'\\' | 0..0x20 => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn set(out: &mut [Val], field: Option<FieldId>, v: Val) {
+    if let Some(id) = field {
+        out[id as usize] = v;
+    }
+}
+
+/// The value of a number's text, as serde_json builds it: small integers directly, anything
+/// else through serde_json itself (its float parsing is what the DOM would give).
+fn number_val(text: &str) -> Option<Val> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) && digits != "0" {
+        return text.parse().ok().map(Val::Int);
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = ValVisitor.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(v)
 }
 
 /// The whole record: `true` if it is an object (its fields then filled in).
@@ -623,6 +887,46 @@ mod tests {
         );
     }
 
+    /// What the scanner alone makes of `text`: `None` where it leaves the record to serde_json.
+    fn fast_only(table: &FieldTable, text: &str) -> Option<Vec<Val>> {
+        let p = table.projector();
+        assert!(p.fast);
+        let mut out = vec![Val::Missing; p.len()];
+        Fast { projector: p, text, bytes: text.as_bytes(), at: 0, entered: 0 }
+            .record(&mut out)
+            .map(|()| out)
+    }
+
+    #[test]
+    fn the_scanner_takes_plain_records_and_leaves_the_rest() {
+        let t = table(&[
+            vec![key("user_id")],
+            vec![key("metadata"), key("value")],
+            vec![key("tags"), Segment::Index(1)],
+            vec![key("timestamp")],
+            vec![key("ok")],
+        ]);
+        let plain = r#" {"event_id":"e1","user_id":"u_42","metadata":{"value":5.90,"unit":"ms",
+            "device":{"battery":14}},"tags":["a","b"],"ok":true,"timestamp":1767225600000} "#;
+        let got = fast_only(&t, plain).expect("a plain record is scanned");
+        let dom = dom(&t, plain).unwrap();
+        assert!(got.iter().zip(&dom).all(|(g, d)| same(g, d)), "{got:?} vs {dom:?}");
+        assert!(got[1].equals(&Val::Float(5.9)));
+        assert!(got[3].equals(&Val::Int(1_767_225_600_000)));
+        for left in [
+            r#"{"user_id":"u\n"}"#,             // an escape
+            r#"{"x":1e3}"#,                     // an exponent
+            r#"{"user_id":"a","user_id":"b"}"#, // a duplicate key on a path
+            r#"{"metadata":{"value":[1]}}"#,    // a requested array
+            r#"{"x":01}"#,                      // an error
+            r#"[1]"#,                           // not an object
+            r#"{"x":1} x"#,                     // trailing text
+        ] {
+            assert!(fast_only(&t, left).is_none(), "{left}");
+            check(&t, left).unwrap();
+        }
+    }
+
     #[test]
     fn adding_a_path_recompiles() {
         let mut t = table(&[vec![key("a")]]);
@@ -791,6 +1095,22 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn string_end_finds_the_first_stop(
+            text in prop::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), Just(0x1fu8), Just(0x7f), Just(0xc3), 0x20u8..0x7f],
+                0..40,
+            ),
+            from in 0usize..4,
+        ) {
+            let naive = text.iter().enumerate().skip(from).find_map(|(i, &c)| match c {
+                b'"' => Some(Some(i)),
+                b'\\' | 0..0x20 => Some(None),
+                _ => None,
+            }).flatten();
+            prop_assert_eq!(string_end(&text, from), naive);
+        }
 
         #[test]
         fn projector_equals_dom_projection(

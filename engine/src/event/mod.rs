@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use cepheus_grammar::ast::Segment;
 use rustc_hash::FxHashMap;
+use serde::de;
 
 pub use decode::Projector;
 pub use time::{format_rfc3339, parse_time};
@@ -120,13 +121,78 @@ impl Event {
     }
 
     /// The event's own id (`event_id`, else `id`), for `context_window`.
+    ///
+    /// Reads only those two members of the record (the last of each, as a JSON tree would
+    /// keep); other values are skipped without being built. The text was checked when the
+    /// event was decoded.
     pub fn id(&self) -> Option<String> {
-        let json: serde_json::Value = serde_json::from_str(&self.raw).ok()?;
-        ["event_id", "id"].iter().find_map(|k| match json.get(*k)? {
-            serde_json::Value::String(s) => Some(s.clone()),
+        let mut de = serde_json::Deserializer::from_str(&self.raw);
+        let ids = de::Deserializer::deserialize_map(&mut de, IdsVisitor).ok()?;
+        [ids.event_id, ids.id].into_iter().flatten().find_map(|v| match v {
+            serde_json::Value::String(s) => Some(s),
             serde_json::Value::Number(n) => Some(n.to_string()),
             _ => None,
         })
+    }
+}
+
+/// The `event_id` and `id` members of a record (see [`Event::id`]).
+#[derive(Default)]
+struct Ids {
+    event_id: Option<serde_json::Value>,
+    id: Option<serde_json::Value>,
+}
+
+struct IdsVisitor;
+
+impl<'de> de::Visitor<'de> for IdsVisitor {
+    type Value = Ids;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Ids, A::Error> {
+        let mut ids = Ids::default();
+        while let Some(key) = map.next_key::<IdKey>()? {
+            match key {
+                IdKey::EventId => ids.event_id = Some(map.next_value()?),
+                IdKey::Id => ids.id = Some(map.next_value()?),
+                IdKey::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// A member name of a record, as [`IdsVisitor`] needs it (without copying the name).
+enum IdKey {
+    EventId,
+    Id,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for IdKey {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<IdKey, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = IdKey;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<IdKey, E> {
+                Ok(match key {
+                    "event_id" => IdKey::EventId,
+                    "id" => IdKey::Id,
+                    _ => IdKey::Other,
+                })
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 

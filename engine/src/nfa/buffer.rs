@@ -8,6 +8,10 @@
 //!
 //! Unlike Flink's SharedBuffer, nodes are never merged across branches, so a path is followed
 //! by parent pointers alone, with no Dewey version numbers.
+//!
+//! Most keys hold one or two events at a time, and a partition may hold a million keys: the
+//! slabs grow one slot at a time while small (a `Vec` would jump to four), and an event is
+//! found again by the sequence number of the last event stored, not by a per-key map.
 
 use rustc_hash::FxHashMap;
 
@@ -53,6 +57,7 @@ impl<T> Slab<T> {
                 i
             }
             None => {
+                reserve_small(&mut self.slots, 1);
                 self.slots.push(Some(value));
                 u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 live entries per key")
             }
@@ -69,7 +74,14 @@ impl<T> Slab<T> {
 
     fn remove(&mut self, i: u32) -> T {
         let v = self.slots[i as usize].take().expect("a live slab entry");
-        self.free.push(i);
+        if i as usize + 1 == self.slots.len() {
+            // The last slot: shrink instead of listing it as free (a key that takes and
+            // releases one event at a time then never needs a free list).
+            self.slots.pop();
+        } else {
+            reserve_small(&mut self.free, 1);
+            self.free.push(i);
+        }
         v
     }
 
@@ -77,8 +89,22 @@ impl<T> Slab<T> {
         self.slots.len() - self.free.len()
     }
 
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+    }
+
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|v| (i as u32, v)))
+    }
+}
+
+/// Makes room for `additional` more elements: exactly while the vector is small (at most four
+/// elements), by doubling beyond. Per-key vectors are mostly of one or two elements.
+pub(super) fn reserve_small<T>(v: &mut Vec<T>, additional: usize) {
+    let needed = v.len() + additional;
+    if needed > v.capacity() {
+        if needed <= 4 { v.reserve_exact(additional) } else { v.reserve(additional) }
     }
 }
 
@@ -86,8 +112,10 @@ impl<T> Slab<T> {
 pub struct SharedBuffer {
     pub(super) nodes: Slab<Node>,
     pub(super) events: Slab<EventSlot>,
-    /// Event sequence number -> slot, so an event taken by several partial matches is stored once.
-    pub(super) by_seq: FxHashMap<u64, EventRef>,
+    /// The sequence number and slot of the last event stored. Only the event being processed
+    /// is ever taken, by every partial match that takes it within one step: remembering the
+    /// last one is enough to store it once.
+    pub(super) last: Option<(u64, EventRef)>,
 }
 
 impl SharedBuffer {
@@ -100,17 +128,24 @@ impl SharedBuffer {
         self.nodes.len() == 0 && self.events.len() == 0
     }
 
+    /// Drops every node and event, keeping the capacity.
+    pub fn clear(&mut self) {
+        self.nodes.clear();
+        self.events.clear();
+        self.last = None;
+    }
+
     /// Adds a node for `event` taken by `stage` after `parent`; the new node is held once (by
     /// the caller's run).
     pub fn take(&mut self, stage: StageId, event: &Event, parent: Option<NodeId>) -> NodeId {
-        let event_ref = match self.by_seq.get(&event.seq) {
-            Some(&r) => {
+        let event_ref = match self.last {
+            Some((seq, r)) if seq == event.seq => {
                 self.events.get_mut(r).refs += 1;
                 r
             }
-            None => {
+            _ => {
                 let r = self.events.insert(EventSlot { event: event.clone(), refs: 1 });
-                self.by_seq.insert(event.seq, r);
+                self.last = Some((event.seq, r));
                 r
             }
         };
@@ -140,9 +175,10 @@ impl SharedBuffer {
             let slot = self.events.get_mut(removed.event);
             slot.refs -= 1;
             if slot.refs == 0 {
-                let seq = slot.event.seq;
                 self.events.remove(removed.event);
-                self.by_seq.remove(&seq);
+                if self.last.is_some_and(|(_, r)| r == removed.event) {
+                    self.last = None;
+                }
             }
             next = removed.parent;
         }

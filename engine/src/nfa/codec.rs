@@ -92,7 +92,6 @@ impl KeyNfa {
                 fields.decode(raw).map_err(|e| dec.error(format_args!("stored event: {e}")))?;
             let event = Event { seq, ts, raw: Arc::from(raw), fields };
             let id = buffer.events.insert(EventSlot { event, refs: 0 });
-            buffer.by_seq.insert(seq, id);
             event_ids.push(id);
         }
         let n_nodes = dec.read_len()?;

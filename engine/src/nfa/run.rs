@@ -14,7 +14,7 @@
 
 use crate::event::Event;
 
-use super::buffer::{NodeId, SharedBuffer};
+use super::buffer::{NodeId, SharedBuffer, reserve_small};
 use super::eval::{PathRef, Scope, holds};
 use super::program::{
     Action, Cond, CondId, Edge, Program, SkipStrategy, StageId, StateId, StateKind,
@@ -102,6 +102,14 @@ impl KeyNfa {
         }
     }
 
+    /// Back to the state of [`KeyNfa::new`], keeping the vectors' capacity.
+    pub fn reset(&mut self, program: &Program) {
+        self.runs.clear();
+        self.runs.push(Run::start_run(program));
+        self.completed.clear();
+        self.buffer.clear();
+    }
+
     /// Nothing but the start run: the key's state can be dropped.
     pub fn is_idle(&self) -> bool {
         self.runs.len() <= 1 && self.completed.is_empty() && self.buffer.is_empty()
@@ -166,7 +174,6 @@ impl KeyNfa {
             }
         }
         scratch.next = next;
-        scratch.spare = old_runs;
         if !new_runs.is_sorted_by_key(Run::order_key) {
             new_runs.sort_by_key(Run::order_key);
         }
@@ -181,7 +188,12 @@ impl KeyNfa {
             self.completed.sort_by_key(Run::order_key);
             self.emit_completed(program, &mut new_runs, out, trace);
         }
-        self.runs = new_runs;
+        // The key keeps its own vector, sized to its runs (most keys have one or two, and a
+        // partition may hold a million keys); the step's vector goes back to the scratch space.
+        reserve_small(&mut old_runs, new_runs.len());
+        old_runs.append(&mut new_runs);
+        self.runs = old_runs;
+        scratch.spare = new_runs;
     }
 
     /// Moves time to `t`: runs whose `within` or `max_gap` has passed time out (a pending run,
@@ -194,35 +206,34 @@ impl KeyNfa {
         timeouts: bool,
         mut trace: Trace<'_>,
     ) {
-        let old_runs = std::mem::take(&mut self.runs);
-        let mut kept = Vec::with_capacity(old_runs.len());
+        // Runs that stay are kept in place (no new vector per timer).
+        let mut kept = std::mem::take(&mut self.runs);
         let mut pending = Vec::new();
         // As Flink's operator: the matches a time step completes come out before its timeouts.
         let mut timed_out = Vec::new();
-        for run in old_runs {
-            match deadline(program, &run) {
-                Some((at, _)) if t >= at => {
-                    if program.state(run.state).kind == StateKind::Pending {
-                        if let Some(tr) = trace.as_deref_mut() {
-                            tr.push(format!(
-                                "  run {} completes: nothing absent was seen until {at}",
-                                describe(program, &run)
-                            ));
-                        }
-                        pending.push(run);
-                        continue;
-                    }
+        kept.retain(|run| match deadline(program, run) {
+            Some((at, _)) if t >= at => {
+                if program.state(run.state).kind == StateKind::Pending {
                     if let Some(tr) = trace.as_deref_mut() {
-                        tr.push(format!("  run {} timed out at {at}", describe(program, &run)));
+                        tr.push(format!(
+                            "  run {} completes: nothing absent was seen until {at}",
+                            describe(program, run)
+                        ));
                     }
-                    if timeouts {
-                        timed_out.push(Output::Timeout { path: self.buffer.path(run.node), at });
-                    }
-                    self.buffer.release(run.node);
+                    pending.push(run.clone());
+                    return false;
                 }
-                _ => kept.push(run),
+                if let Some(tr) = trace.as_deref_mut() {
+                    tr.push(format!("  run {} timed out at {at}", describe(program, run)));
+                }
+                if timeouts {
+                    timed_out.push(Output::Timeout { path: self.buffer.path(run.node), at });
+                }
+                self.buffer.release(run.node);
+                false
             }
-        }
+            _ => true,
+        });
         if !pending.is_empty() || !self.completed.is_empty() {
             self.completed.extend(pending);
             self.completed.sort_by_key(Run::order_key);

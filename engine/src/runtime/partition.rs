@@ -11,7 +11,7 @@
 //! [`KeyWindows`] instead of an NFA; its timer is the key's earliest window end, and firing
 //! emits [`Emitted::Window`] with `having` already evaluated.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -64,6 +64,11 @@ struct KeyState {
     timer: Option<i64>,
 }
 
+/// Idle key states kept for reuse (with their vectors' capacity), so that keys which come and
+/// go (a match completes, the key's state is dropped, its next event starts it again) do not
+/// allocate each time.
+const SPARE_KEY_STATES: usize = 64;
+
 /// Limits that keep a partition's memory bounded.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -100,13 +105,20 @@ pub struct Partition {
     rule: Arc<CompiledRule>,
     watermark: i64,
     max_ts: i64,
-    keys: FxHashMap<Arc<str>, KeyState>,
+    /// Boxed: the map then holds a key and a pointer per slot, and its spare capacity (up to
+    /// half of it, after growing) costs 24 bytes a slot rather than a whole state.
+    keys: FxHashMap<Arc<str>, Box<KeyState>>,
+    /// Idle states for new keys, at most [`SPARE_KEY_STATES`].
+    #[expect(clippy::vec_box, reason = "the boxes move between `keys` and here unchanged")]
+    spare_keys: Vec<Box<KeyState>>,
     /// A window rule's keys (a pattern rule's are in `keys`).
     windows: FxHashMap<Arc<str>, WindowKeyState>,
     /// Values the window keys hold, against `limits.max_buffered_events`.
     held: usize,
     /// Buffered events, by (time, input position).
-    ready: BTreeMap<(i64, u64), (Arc<str>, Event)>,
+    /// A ring buffer: input mostly comes in time order, so an event is usually appended, and
+    /// the buffer allocates nothing per event once it has grown (see [`Partition::hold`]).
+    ready: VecDeque<(Arc<str>, Event)>,
     /// Key deadlines, by (time, key).
     timers: BTreeSet<(i64, Arc<str>)>,
     scratch: Scratch,
@@ -124,9 +136,10 @@ impl Partition {
             watermark: i64::MIN,
             max_ts: i64::MIN,
             keys: FxHashMap::default(),
+            spare_keys: Vec::new(),
             windows: FxHashMap::default(),
             held: 0,
-            ready: BTreeMap::new(),
+            ready: VecDeque::new(),
             timers: BTreeSet::new(),
             scratch: Scratch::default(),
             timeouts,
@@ -163,13 +176,13 @@ impl Partition {
         }
         self.counters.events += 1;
         self.max_ts = self.max_ts.max(event.ts);
-        self.ready.insert((event.ts, event.seq), (key, event));
+        self.hold(key, event);
         let wm = self.max_ts.saturating_sub(self.rule.out_of_orderness).max(self.watermark);
         self.advance_to(wm, out);
         // Past the limit, feed the oldest buffered events even though the watermark has not
         // reached them: memory stays bounded, and the count says how often order was forced.
         while self.ready.len() > self.limits.max_buffered_events {
-            let (&(ts, _), _) = self.ready.first_key_value().expect("non-empty");
+            let ts = self.ready.front().expect("non-empty").1.ts;
             self.counters.forced += 1;
             self.advance_to(ts, out);
         }
@@ -182,7 +195,7 @@ impl Partition {
         }
         let w = self.watermark;
         loop {
-            let next_event = self.ready.first_key_value().map(|(&(t, _), _)| t).filter(|&t| t <= w);
+            let next_event = self.ready.front().map(|(_, e)| e.ts).filter(|&t| t <= w);
             let next_timer = self.timers.first().map(|(t, _)| *t).filter(|&t| t <= w);
             match (next_event, next_timer) {
                 (_, Some(tt)) if next_event.is_none_or(|te| tt <= te) => {
@@ -190,11 +203,15 @@ impl Partition {
                     self.fire_timer(t, key, out);
                 }
                 (Some(_), _) => {
-                    let ((_, _), (key, event)) = self.ready.pop_first().expect("peeked");
+                    let (key, event) = self.ready.pop_front().expect("peeked");
                     self.feed(key, event, out);
                 }
                 _ => break,
             }
+        }
+        // A burst of disorder may have grown the ring buffer far beyond what it holds now.
+        if self.ready.capacity() > 4 * self.ready.len().max(4096) {
+            self.ready.shrink_to(2 * self.ready.len().max(4096));
         }
     }
 
@@ -248,10 +265,21 @@ impl Partition {
                 event.raw
             ));
         }
-        let state = self
-            .keys
-            .entry(key.clone())
-            .or_insert_with(|| KeyState { nfa: KeyNfa::new(program), timer: None });
+        // A key without state runs on a spare state outside the map, and enters the map only
+        // if the event leaves it something to keep: most events of a key with nothing open
+        // start nothing, and would otherwise insert and at once remove the key.
+        let mut fresh: Option<Box<KeyState>> = None;
+        let state: &mut KeyState = match self.keys.get_mut(&key) {
+            Some(state) => state,
+            None => fresh.insert(match self.spare_keys.pop() {
+                Some(mut state) => {
+                    state.nfa.reset(program);
+                    state.timer = None;
+                    state
+                }
+                None => Box::new(KeyState { nfa: KeyNfa::new(program), timer: None }),
+            }),
+        };
         let mut outputs = Vec::new();
         state.nfa.process(
             program,
@@ -269,7 +297,25 @@ impl Partition {
                 ));
             }
         }
-        self.finish_step(key, outputs, lines, out);
+        match fresh {
+            None => self.finish_step(key, outputs, lines, out),
+            Some(mut state) => {
+                self.report(&key, outputs, lines, out);
+                // As `finish_step` does for a key in the map, without the map.
+                let deadline = state.nfa.next_deadline(program);
+                if state.nfa.is_idle() && deadline.is_none() {
+                    if self.spare_keys.len() < SPARE_KEY_STATES {
+                        self.spare_keys.push(state);
+                    }
+                    return;
+                }
+                if let Some(t) = deadline {
+                    self.timers.insert((t, key.clone()));
+                }
+                state.timer = deadline;
+                self.keys.insert(key, state);
+            }
+        }
     }
 
     fn fire_timer(&mut self, t: i64, key: Arc<str>, out: &mut Vec<Emitted>) {
@@ -326,10 +372,10 @@ impl Partition {
         self.finish_step(key, outputs, lines, out);
     }
 
-    /// Reports a step's outputs, re-arms the key's timer and drops an idle key's state.
-    fn finish_step(
+    /// Reports a step's trace lines and outputs (matches and timeouts of `key`).
+    fn report(
         &mut self,
-        key: Arc<str>,
+        key: &Arc<str>,
         outputs: Vec<Output>,
         lines: Vec<String>,
         out: &mut Vec<Emitted>,
@@ -347,6 +393,17 @@ impl Partition {
                 }
             }
         }
+    }
+
+    /// Reports a step's outputs, re-arms the key's timer and drops an idle key's state.
+    fn finish_step(
+        &mut self,
+        key: Arc<str>,
+        outputs: Vec<Output>,
+        lines: Vec<String>,
+        out: &mut Vec<Emitted>,
+    ) {
+        self.report(&key, outputs, lines, out);
         let program = &self.rule.program;
         let Some(state) = self.keys.get_mut(&key) else { return };
         let deadline = state.nfa.next_deadline(program);
@@ -359,8 +416,12 @@ impl Partition {
             }
             state.timer = deadline;
         }
-        if state.nfa.is_idle() && state.timer.is_none() {
-            self.keys.remove(&key);
+        if state.nfa.is_idle()
+            && state.timer.is_none()
+            && let Some(state) = self.keys.remove(&key)
+            && self.spare_keys.len() < SPARE_KEY_STATES
+        {
+            self.spare_keys.push(state);
         }
     }
 
@@ -398,7 +459,7 @@ impl Partition {
 
     /// Events waiting for the watermark, with their keys, in processing order.
     pub fn buffered(&self) -> impl Iterator<Item = (&Arc<str>, &Event)> {
-        self.ready.values().map(|(k, e)| (k, e))
+        self.ready.iter().map(|(k, e)| (k, e))
     }
 
     /// (watermark, largest event time seen, counters).
@@ -417,15 +478,48 @@ impl Partition {
         if let Some(t) = timer {
             self.timers.insert((t, key.clone()));
         }
-        self.keys.insert(key, KeyState { nfa, timer });
+        self.keys.insert(key, Box::new(KeyState { nfa, timer }));
     }
 
     pub(super) fn insert_buffered(&mut self, key: Arc<str>, event: Event) {
-        self.ready.insert((event.ts, event.seq), (key, event));
+        self.hold(key, event);
+    }
+
+    /// Buffers an event in (time, input position) order; an event at a position already
+    /// buffered replaces it.
+    fn hold(&mut self, key: Arc<str>, event: Event) {
+        let at = (event.ts, event.seq);
+        match self.ready.back() {
+            Some((_, last)) if (last.ts, last.seq) >= at => {
+                // Out of order: it usually belongs near the end, where inserting moves little.
+                match self.ready.binary_search_by_key(&at, |(_, e)| (e.ts, e.seq)) {
+                    Ok(i) => self.ready[i] = (key, event),
+                    Err(i) => self.ready.insert(i, (key, event)),
+                }
+            }
+            _ => self.ready.push_back((key, event)),
+        }
     }
 
     /// Every key's NFA, for invariant checks in tests.
     pub fn nfas(&self) -> impl Iterator<Item = (&Arc<str>, &KeyNfa)> {
         self.keys.iter().map(|(k, s)| (k, &s.nfa))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partition may hold a million keys, each with a boxed state: its size is memory per
+    /// key (BENCHMARKS.md, "Speed and memory targets", counts on these sizes).
+    #[test]
+    fn per_key_state_stays_small() {
+        let state = std::mem::size_of::<KeyState>();
+        assert!(state <= 184, "KeyState is {state} bytes");
+        let slot = std::mem::size_of::<(Arc<str>, Box<KeyState>)>();
+        assert_eq!(slot, 24, "a key map slot is a key and a pointer");
+        let run = std::mem::size_of::<crate::nfa::Run>();
+        assert!(run <= 48, "Run is {run} bytes");
     }
 }
