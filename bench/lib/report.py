@@ -204,6 +204,38 @@ def section(r, plots_rel, have_kafka_plot):
                         "Cepheus ÷ p1", "Cepheus ÷ p2", "Cepheus RSS", "Flink p1 RSS", "Flink p2 RSS",
                         "matches (Cepheus/p1/p2)", "counts agree"], rows))
         s.append("")
+        s.append("Per core: events per CPU-second of each whole process (user + system time from "
+                 "`/usr/bin/time -v`; Flink's includes its JVM start, JIT and MiniCluster, and "
+                 "at parallelism 1 it still runs the source, decoding and CEP operator on "
+                 "threads of their own, so it uses more than one core; Cepheus's replay is one "
+                 "thread).")
+        s.append("")
+        rows = []
+        for w in workloads:
+            for k in fkeys:
+                c = ceph.get((w, k))
+                f1, f2 = flink.get((w, k, 1)), flink.get((w, k, 2))
+                if not c or not f1 or not c.get("cpu_s"):
+                    continue
+                cc = c["events"] / c["cpu_s"]
+
+                def per_cpu(f):
+                    if not f or not f.get("cpu_s"):
+                        return None
+                    return f["result"]["events"] / f["cpu_s"]
+
+                def ratio_cpu(f):
+                    v = per_cpu(f)
+                    return f"{cc / v:.1f}×" if v else "–"
+
+                rows.append([w, keys_label(k), rate(cc),
+                             rate(per_cpu(f1)) if per_cpu(f1) else "–",
+                             rate(per_cpu(f2)) if per_cpu(f2) else "–",
+                             ratio_cpu(f1), ratio_cpu(f2)])
+        s.append(table(["workload", "keys", "Cepheus events per CPU-s", "Flink p1 per CPU-s",
+                        "Flink p2 per CPU-s", "Cepheus ÷ p1 per core", "Cepheus ÷ p2 per core"],
+                       rows))
+        s.append("")
         rows = []
         for (w, k, p), f in sorted(flink.items()):
             res = f["result"]
