@@ -78,17 +78,8 @@ pub fn produce(
             let event = generator.event_at(&mut line, ts)?;
             let key = format!("user-{:07}", event.user);
             let payload = &line[..line.len() - 1];
-            let mut record = BaseRecord::to(topic).key(&key).payload(payload).timestamp(ts as i64);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        record = back;
-                        producer.poll(Duration::from_millis(10));
-                    }
-                    Err((e, _)) => return Err(e).context("sending an event"),
-                }
-            }
+            let record = BaseRecord::to(topic).key(&key).payload(payload).timestamp(ts as i64);
+            send_waiting(&producer, record)?;
             if let Some(t) = tee.as_mut() {
                 t.write_all(&line)?;
             }
@@ -102,6 +93,27 @@ pub fn produce(
         t.flush()?;
     }
     Ok(Produced { events: sent, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Queues `record`, waiting while librdkafka's queue is full.
+fn send_waiting<K, P>(
+    producer: &BaseProducer,
+    mut record: BaseRecord<'_, K, P>,
+) -> anyhow::Result<()>
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((e, _)) => return Err(e).context("sending an event"),
+        }
+    }
 }
 
 /// Sends every line of `file` (JSON lines, e.g. a `gen` file) to `topic` as fast as the producer
@@ -135,16 +147,7 @@ pub fn load(brokers: &str, topic: &str, file: &PathBuf, key_field: &str) -> anyh
         if let Some(t) = ts {
             record = record.timestamp(t);
         }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => return Err(e).context("sending an event"),
-            }
-        }
+        send_waiting(&producer, record)?;
         sent += 1;
         if sent % 10_000 == 0 {
             producer.poll(Duration::ZERO);

@@ -582,19 +582,7 @@ async fn two_instances_in_one_group_split_the_partitions() {
 
     // What one engine produces over the same events.
     let text: String = events.iter().map(|(_, v)| format!("{v}\n")).collect();
-    let mut out = Vec::new();
-    cepheus_engine::daemon::embedded::run(
-        &config(&app, "10s"),
-        Arc::clone(&rules),
-        text.as_bytes(),
-        "-",
-        &mut out,
-        std::io::sink(),
-    )
-    .unwrap();
-    let mut expected: Vec<String> =
-        String::from_utf8(out).unwrap().lines().map(str::to_string).collect();
-    expected.sort();
+    let expected = embedded_triggers(&config(&app, "10s"), &rules, &text);
     assert_eq!(expected.len(), 26, "two in three cameras match");
 
     let got = read(&alerts, expected.len(), Duration::from_secs(20), Duration::from_secs(1));
@@ -609,6 +597,24 @@ async fn two_instances_in_one_group_split_the_partitions() {
     assert_eq!((a.assigned(), b.assigned()), split, "no rebalance while processing");
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// The triggers one engine (embedded mode, which is replay's) writes over `lines`, sorted.
+fn embedded_triggers(cfg: &Config, rules: &Arc<RuleSet>, lines: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    cepheus_engine::daemon::embedded::run(
+        cfg,
+        Arc::clone(rules),
+        lines.as_bytes(),
+        "-",
+        &mut out,
+        std::io::sink(),
+    )
+    .unwrap();
+    let mut triggers: Vec<String> =
+        String::from_utf8(out).unwrap().lines().map(str::to_string).collect();
+    triggers.sort();
+    triggers
 }
 
 /// The partition count of `topic`, `None` when it does not exist.
@@ -695,19 +701,7 @@ async fn a_rule_keyed_by_another_field_matches_across_partitions_through_its_rep
 
     // What one engine produces over the same events.
     let text: String = events.iter().map(|(v, _)| format!("{v}\n")).collect();
-    let mut out = Vec::new();
-    cepheus_engine::daemon::embedded::run(
-        &cfg,
-        Arc::clone(&rules),
-        text.as_bytes(),
-        "-",
-        &mut out,
-        std::io::sink(),
-    )
-    .unwrap();
-    let mut expected: Vec<String> =
-        String::from_utf8(out).unwrap().lines().map(str::to_string).collect();
-    expected.sort();
+    let expected = embedded_triggers(&cfg, &rules, &text);
     let keys: Vec<String> = expected
         .iter()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["key"].to_string())
@@ -810,18 +804,7 @@ async fn conformance_cases_through_kafka_give_replays_triggers() {
             cfg.record_keys.insert(input.clone(), key);
         }
         let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
-        let mut out = Vec::new();
-        cepheus_engine::daemon::embedded::run(
-            &cfg,
-            set,
-            events.as_bytes(),
-            "-",
-            &mut out,
-            std::io::sink(),
-        )
-        .unwrap();
-        let expected: Vec<String> =
-            String::from_utf8(out).unwrap().lines().map(str::to_string).collect();
+        let expected = embedded_triggers(&cfg, &set, &events);
         let names: Vec<String> = rules.iter().map(|r| r.name.text.clone()).collect();
         all_rules.extend(rules);
         cases.push((dir, input, events, expected, names));

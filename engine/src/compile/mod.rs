@@ -153,9 +153,7 @@ fn compile_rule(rule: &Rule, fields: &mut FieldTable) -> Result<CompiledRule, Co
     };
 
     let mut ec = expr::ExprCompiler { fields, stage_ids: &stage_ids };
-    let key = rule.source.key.as_ref().map(|p| ec.field(&p.segments));
-    let time = rule.source.time.as_ref().map(|p| ec.field(&p.segments));
-    let filter = rule.source.filter.as_ref().map(|f| ec.expr(f)).transpose()?;
+    let source = compile_source(rule, &mut ec)?;
     let mut emit_of =
         |emit: &Option<cepheus_grammar::ast::Emit>| -> Result<Option<CompiledEmit>, CompileError> {
             emit.as_ref()
@@ -173,19 +171,50 @@ fn compile_rule(rule: &Rule, fields: &mut FieldTable) -> Result<CompiledRule, Co
         };
     let emit = emit_of(&rule.emit)?;
     let on_timeout = emit_of(&rule.on_timeout)?;
-    Ok(CompiledRule {
-        name: rule.name.text.clone(),
-        ast: rule.clone(),
-        program,
-        topics: rule.source.topics.iter().map(|t| t.text.clone()).collect(),
-        key,
-        time,
-        filter,
-        out_of_orderness: rule.source.max_out_of_orderness.map_or(0, |d| d.millis as i64),
-        emit,
-        on_timeout,
-        window: None,
+    Ok(source.into_rule(rule, program, emit, on_timeout, None))
+}
+
+/// What every kind of rule compiles from its `source`.
+struct CompiledSource {
+    key: Option<FieldId>,
+    time: Option<FieldId>,
+    filter: Option<CExpr>,
+}
+
+fn compile_source(
+    rule: &Rule,
+    ec: &mut expr::ExprCompiler<'_>,
+) -> Result<CompiledSource, CompileError> {
+    Ok(CompiledSource {
+        key: rule.source.key.as_ref().map(|p| ec.field(&p.segments)),
+        time: rule.source.time.as_ref().map(|p| ec.field(&p.segments)),
+        filter: rule.source.filter.as_ref().map(|f| ec.expr(f)).transpose()?,
     })
+}
+
+impl CompiledSource {
+    fn into_rule(
+        self,
+        rule: &Rule,
+        program: Program,
+        emit: Option<CompiledEmit>,
+        on_timeout: Option<CompiledEmit>,
+        window: Option<Box<window::CompiledWindow>>,
+    ) -> CompiledRule {
+        CompiledRule {
+            name: rule.name.text.clone(),
+            ast: rule.clone(),
+            program,
+            topics: rule.source.topics.iter().map(|t| t.text.clone()).collect(),
+            key: self.key,
+            time: self.time,
+            filter: self.filter,
+            out_of_orderness: rule.source.max_out_of_orderness.map_or(0, |d| d.millis as i64),
+            emit,
+            on_timeout,
+            window,
+        }
+    }
 }
 
 fn compile_window_rule(
@@ -196,22 +225,8 @@ fn compile_window_rule(
     let (window, emit) = window::compile(rule, w, fields)?;
     let no_stages = HashMap::new();
     let mut ec = expr::ExprCompiler { fields, stage_ids: &no_stages };
-    let key = rule.source.key.as_ref().map(|p| ec.field(&p.segments));
-    let time = rule.source.time.as_ref().map(|p| ec.field(&p.segments));
-    let filter = rule.source.filter.as_ref().map(|f| ec.expr(f)).transpose()?;
-    Ok(CompiledRule {
-        name: rule.name.text.clone(),
-        ast: rule.clone(),
-        program: window::empty_program(),
-        topics: rule.source.topics.iter().map(|t| t.text.clone()).collect(),
-        key,
-        time,
-        filter,
-        out_of_orderness: rule.source.max_out_of_orderness.map_or(0, |d| d.millis as i64),
-        emit,
-        on_timeout: None,
-        window: Some(Box::new(window)),
-    })
+    let source = compile_source(rule, &mut ec)?;
+    Ok(source.into_rule(rule, window::empty_program(), emit, None, Some(Box::new(window))))
 }
 
 fn stage_metas(rule: &Rule, infos: &[resolve::StageInfo<'_>]) -> Vec<StageMeta> {

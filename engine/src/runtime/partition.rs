@@ -407,15 +407,7 @@ impl Partition {
         let program = &self.rule.program;
         let Some(state) = self.keys.get_mut(&key) else { return };
         let deadline = state.nfa.next_deadline(program);
-        if deadline != state.timer {
-            if let Some(old) = state.timer {
-                self.timers.remove(&(old, key.clone()));
-            }
-            if let Some(new) = deadline {
-                self.timers.insert((new, key.clone()));
-            }
-            state.timer = deadline;
-        }
+        rearm(&mut self.timers, &key, &mut state.timer, deadline);
         if state.nfa.is_idle()
             && state.timer.is_none()
             && let Some(state) = self.keys.remove(&key)
@@ -429,15 +421,7 @@ impl Partition {
     fn rearm_window(&mut self, key: Arc<str>) {
         let Some(state) = self.windows.get_mut(&key) else { return };
         let deadline = state.windows.next_deadline();
-        if deadline != state.timer {
-            if let Some(old) = state.timer {
-                self.timers.remove(&(old, key.clone()));
-            }
-            if let Some(new) = deadline {
-                self.timers.insert((new, key.clone()));
-            }
-            state.timer = deadline;
-        }
+        rearm(&mut self.timers, &key, &mut state.timer, deadline);
         if state.windows.is_idle() {
             self.windows.remove(&key);
         }
@@ -505,6 +489,25 @@ impl Partition {
     pub fn nfas(&self) -> impl Iterator<Item = (&Arc<str>, &KeyNfa)> {
         self.keys.iter().map(|(k, s)| (k, &s.nfa))
     }
+}
+
+/// Moves `key`'s entry in `timers` from `*timer` to `deadline` (either may be none).
+fn rearm(
+    timers: &mut BTreeSet<(i64, Arc<str>)>,
+    key: &Arc<str>,
+    timer: &mut Option<i64>,
+    deadline: Option<i64>,
+) {
+    if deadline == *timer {
+        return;
+    }
+    if let Some(old) = *timer {
+        timers.remove(&(old, key.clone()));
+    }
+    if let Some(new) = deadline {
+        timers.insert((new, key.clone()));
+    }
+    *timer = deadline;
 }
 
 #[cfg(test)]
