@@ -239,61 +239,39 @@ pub trait StateStore: StateView {
 // Forwarding impls, so `Box<dyn StateStore>` and `Arc<dyn StateStore>` can be handed to code
 // that is generic over `S: StateStore`.
 
-impl<S: StateView + ?Sized> StateView for Box<S> {
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        (**self).get(space, key)
-    }
+macro_rules! forward_to_inner {
+    ($($pointer:ident),*) => {$(
+        impl<S: StateView + ?Sized> StateView for $pointer<S> {
+            fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+                (**self).get(space, key)
+            }
 
-    fn scan(&self, space: Space, range: KeyRange) -> Result<Scan<'_>, StateError> {
-        (**self).scan(space, range)
-    }
+            fn scan(&self, space: Space, range: KeyRange) -> Result<Scan<'_>, StateError> {
+                (**self).scan(space, range)
+            }
+        }
+
+        impl<S: StateStore + ?Sized> StateStore for $pointer<S> {
+            fn put(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+                (**self).put(space, key, value)
+            }
+
+            fn delete(&self, space: Space, key: &[u8]) -> Result<(), StateError> {
+                (**self).delete(space, key)
+            }
+
+            fn write(&self, batch: WriteBatch) -> Result<(), StateError> {
+                (**self).write(batch)
+            }
+
+            fn snapshot(&self) -> Result<Box<dyn StateView + '_>, StateError> {
+                (**self).snapshot()
+            }
+        }
+    )*};
 }
 
-impl<S: StateStore + ?Sized> StateStore for Box<S> {
-    fn put(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), StateError> {
-        (**self).put(space, key, value)
-    }
-
-    fn delete(&self, space: Space, key: &[u8]) -> Result<(), StateError> {
-        (**self).delete(space, key)
-    }
-
-    fn write(&self, batch: WriteBatch) -> Result<(), StateError> {
-        (**self).write(batch)
-    }
-
-    fn snapshot(&self) -> Result<Box<dyn StateView + '_>, StateError> {
-        (**self).snapshot()
-    }
-}
-
-impl<S: StateView + ?Sized> StateView for Arc<S> {
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        (**self).get(space, key)
-    }
-
-    fn scan(&self, space: Space, range: KeyRange) -> Result<Scan<'_>, StateError> {
-        (**self).scan(space, range)
-    }
-}
-
-impl<S: StateStore + ?Sized> StateStore for Arc<S> {
-    fn put(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), StateError> {
-        (**self).put(space, key, value)
-    }
-
-    fn delete(&self, space: Space, key: &[u8]) -> Result<(), StateError> {
-        (**self).delete(space, key)
-    }
-
-    fn write(&self, batch: WriteBatch) -> Result<(), StateError> {
-        (**self).write(batch)
-    }
-
-    fn snapshot(&self) -> Result<Box<dyn StateView + '_>, StateError> {
-        (**self).snapshot()
-    }
-}
+forward_to_inner!(Box, Arc);
 
 #[cfg(test)]
 mod tests {

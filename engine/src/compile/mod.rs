@@ -154,24 +154,27 @@ fn compile_rule(rule: &Rule, fields: &mut FieldTable) -> Result<CompiledRule, Co
 
     let mut ec = expr::ExprCompiler { fields, stage_ids: &stage_ids };
     let source = compile_source(rule, &mut ec)?;
-    let mut emit_of =
-        |emit: &Option<cepheus_grammar::ast::Emit>| -> Result<Option<CompiledEmit>, CompileError> {
-            emit.as_ref()
-                .map(|e| {
-                    Ok(CompiledEmit {
-                        topic: e.topic.as_ref().map(|t| t.text.clone()),
-                        fields: e
-                            .fields
-                            .iter()
-                            .map(|(k, v)| Ok((k.text.clone(), ec.value(v)?)))
-                            .collect::<Result<_, CompileError>>()?,
-                    })
-                })
-                .transpose()
-        };
-    let emit = emit_of(&rule.emit)?;
-    let on_timeout = emit_of(&rule.on_timeout)?;
+    let emit = compile_emit(&mut ec, rule.emit.as_ref())?;
+    let on_timeout = compile_emit(&mut ec, rule.on_timeout.as_ref())?;
     Ok(source.into_rule(rule, program, emit, on_timeout, None))
+}
+
+/// An `emit` (or `on_timeout`) block: its topic and its fields' templates.
+fn compile_emit(
+    ec: &mut expr::ExprCompiler<'_>,
+    emit: Option<&cepheus_grammar::ast::Emit>,
+) -> Result<Option<CompiledEmit>, CompileError> {
+    emit.map(|e| {
+        Ok(CompiledEmit {
+            topic: e.topic.as_ref().map(|t| t.text.clone()),
+            fields: e
+                .fields
+                .iter()
+                .map(|(k, v)| Ok((k.text.clone(), ec.value(v)?)))
+                .collect::<Result<_, CompileError>>()?,
+        })
+    })
+    .transpose()
 }
 
 /// What every kind of rule compiles from its `source`.

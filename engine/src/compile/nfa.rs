@@ -96,7 +96,11 @@ fn outer(el: &Element) -> Contiguity {
 
 /// Inner consuming strategy of a loop (between its own events).
 fn inner(el: &Element) -> Contiguity {
-    let q = el.quantifier();
+    inner_of(el.quantifier())
+}
+
+/// How a loop with quantifier `q` consumes events between its own.
+fn inner_of(q: &cepheus_grammar::ast::Quantifier) -> Contiguity {
     if q.consecutive {
         Contiguity::Strict
     } else if q.allow_combinations {
@@ -667,12 +671,5 @@ fn outer_group(g: &Group) -> Contiguity {
 }
 
 fn inner_group(g: &Group) -> Contiguity {
-    let q = &g.quantifier;
-    if q.consecutive {
-        Contiguity::Strict
-    } else if q.allow_combinations {
-        Contiguity::NonDeterministic
-    } else {
-        Contiguity::Relaxed
-    }
+    inner_of(&g.quantifier)
 }

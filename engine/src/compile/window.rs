@@ -157,20 +157,7 @@ pub(super) fn compile(
     let known = names.len();
     let mut ec = ExprCompiler { fields: &mut scope, stage_ids: &no_stages };
     let having = w.having.as_ref().map(|h| ec.expr(h)).transpose()?;
-    let emit = rule
-        .emit
-        .as_ref()
-        .map(|e| {
-            Ok::<_, CompileError>(CompiledEmit {
-                topic: e.topic.as_ref().map(|t| t.text.clone()),
-                fields: e
-                    .fields
-                    .iter()
-                    .map(|(k, v)| Ok((k.text.clone(), ec.value(v)?)))
-                    .collect::<Result<_, CompileError>>()?,
-            })
-        })
-        .transpose()?;
+    let emit = super::compile_emit(&mut ec, rule.emit.as_ref())?;
     if scope.len() > known {
         let unknown: Vec<String> =
             (known..scope.len()).map(|i| crate::event::path_text(scope.path(i as u32))).collect();

@@ -29,6 +29,8 @@ use crate::ast::{Element, Rule};
 use crate::diagnostic::Diagnostic;
 use crate::resolve::{self, StageInfo};
 
+pub(crate) use window::pattern_and_window;
+
 /// Checks a loaded rule set (names unique across it) and each rule in it.
 pub fn check(rules: &[Rule]) -> Vec<Diagnostic> {
     let mut out = names::duplicate_rules(rules);

@@ -20,12 +20,22 @@ use crate::ast::{
 use crate::diagnostic::{Diagnostic, codes};
 use crate::duration;
 use crate::resolve::WindowAggregate;
+use crate::source::Span;
 
 use super::Stages;
 use super::references::{Scope, check_expr};
 
 /// Names `having` and templates may read besides the aggregates.
 pub const WINDOW_NAMES: &[&str] = &["key", "window.start", "window.end"];
+
+/// A rule written with both a `window` (at `window`) and a `pattern` (at `pattern`), found
+/// while lowering either form.
+pub(crate) fn pattern_and_window(window: Span, pattern: Span) -> Diagnostic {
+    Diagnostic::error(codes::PATTERN_AND_WINDOW, "a rule has a `pattern` or a `window`, not both")
+        .at(window, "a window rule")
+        .with_label(pattern, "and a pattern rule")
+        .with_help("write the pattern and the windowed aggregation as two rules")
+}
 
 pub(super) fn check(rule: &Rule, w: &Windowed, stages: &Stages<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();

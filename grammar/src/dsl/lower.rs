@@ -121,15 +121,7 @@ impl Lowerer {
         let pattern_at = seen.0.get("`pattern`").copied();
         let window_at = seen.0.get("`window`").copied();
         if let (Some(p), Some(w)) = (pattern_at, window_at) {
-            self.error(
-                Diagnostic::error(
-                    codes::PATTERN_AND_WINDOW,
-                    "a rule has a `pattern` or a `window`, not both",
-                )
-                .at(w, "a window rule")
-                .with_label(p, "and a pattern rule")
-                .with_help("write the pattern and the windowed aggregation as two rules"),
-            );
+            self.error(crate::check::pattern_and_window(w, p));
         }
         if window_at.is_none() {
             let written = ["`aggregate`", "`having`", "`emit windows`"]

@@ -81,15 +81,7 @@ impl Lowerer<'_> {
         let source = raw.source.map(|s| self.source(s)).unwrap_or_default();
         if let (Some(p), Some(w)) = (&raw.pattern, &raw.window) {
             let (p, w) = (self.key_span(p), self.key_span(w));
-            self.push(
-                Diagnostic::error(
-                    codes::PATTERN_AND_WINDOW,
-                    "a rule has a `pattern` or a `window`, not both",
-                )
-                .at(w, "a window rule")
-                .with_label(p, "and a pattern rule")
-                .with_help("write the pattern and the windowed aggregation as two rules"),
-            );
+            self.push(crate::check::pattern_and_window(w, p));
         }
         let window_keys = [
             ("aggregates", raw.aggregates.as_ref().map(|v| v.referenced)),
