@@ -23,7 +23,8 @@ pub struct Workload {
     pub id: &'static str,
     /// The pattern in words, for reports.
     pub title: &'static str,
-    /// The rule as a user writes it.
+    /// The rule as a user writes it: the benchmark suite's own (`bench/workloads/`), so the
+    /// criterion figures and `bench/run` measure the same rules.
     pub yaml: &'static str,
 }
 
@@ -33,19 +34,7 @@ pub const WORKLOADS: &[Workload] = &[
     Workload {
         id: "w1",
         title: "A -> B within 10m (relaxed)",
-        yaml: r#"
-name: w1_followed_by
-source:
-  key: user_id
-  time: timestamp
-pattern:
-  - stage: a
-    where: event_type == "A"
-  - stage: b
-    contiguity: relaxed
-    where: event_type == "B"
-within: 10m
-"#,
+        yaml: include_str!("../../../bench/workloads/W1.yaml"),
     },
     Workload {
         id: "w2",
@@ -53,81 +42,22 @@ within: 10m
                 within 10m, skip past_last_event",
         // `within` keeps the loop's partial matches bounded: without it, every A whose sum
         // never grows large enough would stay open for the rest of the stream.
-        yaml: r#"
-name: w2_loop_aggregate
-source:
-  key: user_id
-  time: timestamp
-pattern:
-  - stage: a
-    where: event_type == "A"
-  - stage: b
-    contiguity: relaxed
-    times: "1.."
-    where: event_type == "B"
-  - stage: c
-    contiguity: relaxed
-    where: event_type == "C" && sum(b.metadata.value) > first(a.metadata.value) * 3
-within: 10m
-skip: past_last_event
-"#,
+        yaml: include_str!("../../../bench/workloads/W2.yaml"),
     },
     Workload {
         id: "w3",
         title: "A B C strict (next, next)",
-        yaml: r#"
-name: w3_strict
-source:
-  key: user_id
-  time: timestamp
-pattern:
-  - stage: a
-    where: event_type == "A"
-  - stage: b
-    contiguity: strict
-    where: event_type == "B"
-  - stage: c
-    contiguity: strict
-    where: event_type == "C"
-"#,
+        yaml: include_str!("../../../bench/workloads/W3.yaml"),
     },
     Workload {
         id: "w4",
         title: "A -> !B -> C (not followed by, in the middle)",
-        yaml: r#"
-name: w4_absent_middle
-source:
-  key: user_id
-  time: timestamp
-pattern:
-  - stage: a
-    where: event_type == "A"
-  - stage: no_b
-    absent: true
-    contiguity: relaxed
-    where: event_type == "B"
-  - stage: c
-    contiguity: relaxed
-    where: event_type == "C"
-"#,
+        yaml: include_str!("../../../bench/workloads/W4.yaml"),
     },
     Workload {
         id: "w5",
         title: "A not followed by B within 5m (trailing absence)",
-        yaml: r#"
-name: w5_absent_trailing
-source:
-  key: user_id
-  time: timestamp
-pattern:
-  - stage: a
-    where: event_type == "A"
-  - stage: no_b
-    absent: true
-    contiguity: relaxed
-    where: event_type == "B"
-within: 5m
-"#,
+        yaml: include_str!("../../../bench/workloads/W5.yaml"),
     },
 ];
 
