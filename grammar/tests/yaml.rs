@@ -181,24 +181,12 @@ proptest! {
 
     #[test]
     fn yaml_like_text_never_panics(text in yamlish()) {
-        let (rules, diagnostics) = yaml::parse(&text, SourceId(0));
-        prop_assert!(!rules.is_empty() || !diagnostics.is_empty());
-        assert_diagnostics_are_well_placed(&text, &diagnostics);
-        for rule in &rules {
-            let (again, _) = yaml::parse(&yaml::print(rule), SourceId(0));
-            prop_assert_eq!(&again, std::slice::from_ref(rule));
-        }
+        parses_places_and_reprints(&text)?;
     }
 
     #[test]
     fn edited_rules_never_panic_and_reprint(text in edited_example()) {
-        let (rules, diagnostics) = yaml::parse(&text, SourceId(0));
-        prop_assert!(!rules.is_empty() || !diagnostics.is_empty());
-        assert_diagnostics_are_well_placed(&text, &diagnostics);
-        for rule in &rules {
-            let (again, _) = yaml::parse(&yaml::print(rule), SourceId(0));
-            prop_assert_eq!(&again, std::slice::from_ref(rule));
-        }
+        parses_places_and_reprints(&text)?;
     }
 }
 
@@ -423,4 +411,17 @@ fn the_design_example_satisfies_the_schema_and_mistakes_do_not() {
     assert!(!check("name: r\npattern:\n  - group: g\n    where: x\n    pattern: []\n").is_empty());
     assert!(!check("pattern: []\n").is_empty());
     assert!(!check("name: r\npattern: []\nskip: {to_first: a, to_last: b}\n").is_empty());
+}
+
+/// `text` gives rules or diagnostics (never neither), every diagnostic points into it, and each
+/// rule prints back to YAML that parses to the same rule.
+fn parses_places_and_reprints(text: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+    let (rules, diagnostics) = yaml::parse(text, SourceId(0));
+    prop_assert!(!rules.is_empty() || !diagnostics.is_empty());
+    assert_diagnostics_are_well_placed(text, &diagnostics);
+    for rule in &rules {
+        let (again, _) = yaml::parse(&yaml::print(rule), SourceId(0));
+        prop_assert_eq!(&again, std::slice::from_ref(rule));
+    }
+    Ok(())
 }
