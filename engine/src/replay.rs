@@ -85,6 +85,11 @@ pub fn replay(
     opts: &ReplayOptions,
 ) -> Result<ReplaySummary, ReplayError> {
     let mut pipeline = Pipeline::new(Arc::clone(&rules), opts.timeouts, Limits::default());
+    // Match and timeout records print the events; triggers need only their digests and ids.
+    let keep_text = opts.matches || opts.timeouts;
+    if keep_text {
+        pipeline = pipeline.keeping_text();
+    }
     pipeline.trace(opts.trace.as_deref());
     let mut summary = ReplaySummary::default();
     let mut step = StepResult::default();
@@ -117,6 +122,9 @@ pub fn replay(
             pipeline =
                 Pipeline::restore(Arc::clone(&rules), &store, 0, opts.timeouts, Limits::default())
                     .map_err(ReplayError::State)?;
+            if keep_text {
+                pipeline = pipeline.keeping_text();
+            }
             pipeline.trace(opts.trace.as_deref());
         }
         // Records have no record time in a file: rules without `source.time` see time 0.

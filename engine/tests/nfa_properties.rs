@@ -340,7 +340,7 @@ fn checkpointed_buffers_are_consistent() {
     let restored = Pipeline::restore(set, &store, 0, false, Limits::default()).unwrap();
     for part in restored.partitions() {
         for (_, nfa) in part.nfas() {
-            nfa.buffer().check_refcounts(nfa.runs().iter().map(|r| r.node)).unwrap();
+            nfa.buffer().check_refcounts(nfa.runs().iter().map(|r| r.node())).unwrap();
             let (_, stored_events) = nfa.buffer().sizes();
             assert!(stored_events <= 6, "each event stored once");
         }

@@ -122,6 +122,6 @@ fn partial_matches_per_key_are_bounded_and_counted() {
     assert!(part.counters.dropped_runs > 0, "the limit was reached and counted");
     for (_, nfa) in part.nfas() {
         assert!(nfa.open_runs() <= 50);
-        nfa.buffer().check_refcounts(nfa.runs().iter().map(|r| r.node)).unwrap();
+        nfa.buffer().check_refcounts(nfa.runs().iter().map(|r| r.node())).unwrap();
     }
 }

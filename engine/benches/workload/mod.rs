@@ -169,7 +169,7 @@ pub fn decode(rules: &RuleSet, lines: &[String]) -> Vec<Keyed> {
         .map(|(seq, line)| {
             let json: serde_json::Value = serde_json::from_str(line).expect("generated JSON");
             let fields: Arc<[cepheus_engine::event::Val]> = rules.fields.project(&json).into();
-            let mut event = Event { seq: seq as u64, ts: 0, raw: Arc::from(line.as_str()), fields };
+            let mut event = Event::new(seq as u64, 0, Arc::from(line.as_str()), fields);
             event.ts = parse_time(event.field(time)).expect("generated timestamps are epoch ms");
             let k = key_text(event.field(key)).expect("generated keys are strings");
             (k, event)

@@ -166,3 +166,19 @@ pub enum CValue {
     List(Vec<CValue>),
     Map(Vec<(String, CValue)>),
 }
+
+impl CValue {
+    /// Reads a field of an event of the match.
+    pub fn reads_fields(&self) -> bool {
+        match self {
+            CValue::Const(_) => false,
+            CValue::Template(CTemplate::Single(e)) => e.reads_fields(),
+            CValue::Template(CTemplate::Parts(parts)) => parts.iter().any(|p| match p {
+                CPart::Text(_) => false,
+                CPart::Expr(e) => e.reads_fields(),
+            }),
+            CValue::List(items) => items.iter().any(CValue::reads_fields),
+            CValue::Map(entries) => entries.iter().any(|(_, v)| v.reads_fields()),
+        }
+    }
+}

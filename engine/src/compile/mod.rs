@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use cepheus_grammar::ast::{Rule, Skip};
 use cepheus_grammar::resolve;
 
-use crate::event::{FieldId, FieldTable};
+use crate::event::{FieldId, FieldTable, Keep};
 use crate::nfa::program::{CExpr, ExprId, Program, SkipStrategy, StageId, StageMeta};
 
 pub use expr::{CPart, CTemplate, CValue};
@@ -139,7 +139,19 @@ fn compile_rule(rule: &Rule, fields: &mut FieldTable) -> Result<CompiledRule, Co
             }
         }
     };
-    let expr_local = exprs.iter().map(CExpr::is_event_local).collect();
+    let expr_local: Vec<bool> = exprs.iter().map(CExpr::is_event_local).collect();
+    let mut ec = expr::ExprCompiler { fields, stage_ids: &stage_ids };
+    let source = compile_source(rule, &mut ec)?;
+    let emit = compile_emit(&mut ec, rule.emit.as_ref())?;
+    let on_timeout = compile_emit(&mut ec, rule.on_timeout.as_ref())?;
+    // Taken events keep their fields only when something reads them after the step that took
+    // them: a condition on earlier stages, or a field of the trigger.
+    let emits_fields = [&emit, &on_timeout]
+        .into_iter()
+        .flatten()
+        .any(|e| e.fields.iter().any(|(_, v)| v.reads_fields()));
+    let keep =
+        if emits_fields || expr_local.iter().any(|local| !local) { Keep::Fields } else { Keep::Id };
     let program = Program {
         states,
         start,
@@ -150,12 +162,8 @@ fn compile_rule(rule: &Rule, fields: &mut FieldTable) -> Result<CompiledRule, Co
         stages,
         within: rule.within.map(|d| d.millis as i64),
         skip,
+        keep,
     };
-
-    let mut ec = expr::ExprCompiler { fields, stage_ids: &stage_ids };
-    let source = compile_source(rule, &mut ec)?;
-    let emit = compile_emit(&mut ec, rule.emit.as_ref())?;
-    let on_timeout = compile_emit(&mut ec, rule.on_timeout.as_ref())?;
     Ok(source.into_rule(rule, program, emit, on_timeout, None))
 }
 

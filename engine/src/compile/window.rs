@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use cepheus_grammar::ast::{ExprKind, Literal, Rule, Segment, Window, Windowed};
 use cepheus_grammar::resolve::WindowAggregate;
 
-use crate::event::{Event, FieldTable, Val};
+use crate::event::{Event, FieldTable, Keep, Val};
 use crate::nfa::program::{CExpr, Program, SkipStrategy};
 
 use super::expr::ExprCompiler;
@@ -70,7 +70,7 @@ impl CompiledWindow {
         fields.push(Val::Str(key.into()));
         fields.push(Val::Int(start));
         fields.push(Val::Int(end));
-        Event { seq: 0, ts: end, raw: "{}".into(), fields: fields.into() }
+        Event::new(0, end, "{}".into(), fields.into())
     }
 }
 
@@ -86,6 +86,7 @@ pub(super) fn empty_program() -> Program {
         stages: Vec::new(),
         within: None,
         skip: SkipStrategy::NoSkip,
+        keep: Keep::Id,
     }
 }
 
@@ -139,7 +140,7 @@ pub(super) fn compile(
     }
 
     // The scope of `having` and `emit`: aggregates first, then key, start, end, in this order.
-    let mut scope = FieldTable::new();
+    let mut scope = FieldTable::bare();
     let mut names: Vec<Vec<Segment>> =
         aggregates.iter().map(|a| vec![Segment::Key(a.name.clone())]).collect();
     names.push(vec![Segment::Key("key".into())]);

@@ -753,7 +753,7 @@ mod tests {
     }
 
     fn table(paths: &[Vec<Segment>]) -> FieldTable {
-        let mut t = FieldTable::new();
+        let mut t = FieldTable::bare();
         for p in paths {
             t.intern(p);
         }

@@ -2,17 +2,19 @@
 //!
 //! A record is decoded once, straight into the fields the loaded rules read (a [`FieldTable`]
 //! built when the rules compile): a flat array of [`Val`]s that conditions index directly (see
-//! [`Projector`]). The original text is kept for output (`--matches`, the `context_window` ids).
+//! [`Projector`]). Every table starts with the event's own id fields (`event_id`, `id`, for
+//! `context_window`). The original text is kept while the event is processed; an event held in a
+//! key's state keeps only what the outputs need (see [`Keep`]).
 
 mod decode;
 mod time;
 mod value;
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use cepheus_grammar::ast::Segment;
 use rustc_hash::FxHashMap;
-use serde::de;
 
 pub use decode::Projector;
 pub use time::{format_rfc3339, parse_time};
@@ -21,8 +23,13 @@ pub use value::{Val, format_float};
 /// Index of a field path in a [`FieldTable`].
 pub type FieldId = u32;
 
+/// The field of every table that holds an event's `event_id` (see [`Event::id`]).
+pub const EVENT_ID_FIELD: FieldId = 0;
+/// The field of every table that holds an event's `id`, used when it has no `event_id`.
+pub const ID_FIELD: FieldId = 1;
+
 /// The field paths the loaded rules read, each with a stable id.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FieldTable {
     paths: Vec<Vec<Segment>>,
     index: FxHashMap<Vec<Segment>, FieldId>,
@@ -30,9 +37,30 @@ pub struct FieldTable {
     projector: OnceLock<Projector>,
 }
 
+impl Default for FieldTable {
+    fn default() -> Self {
+        FieldTable::new()
+    }
+}
+
 impl FieldTable {
+    /// A table holding the id fields ([`EVENT_ID_FIELD`], [`ID_FIELD`]), for records.
     pub fn new() -> FieldTable {
-        FieldTable::default()
+        let mut table = FieldTable::bare();
+        let event_id = table.intern(&[Segment::Key("event_id".into())]);
+        let id = table.intern(&[Segment::Key("id".into())]);
+        debug_assert_eq!((event_id, id), (EVENT_ID_FIELD, ID_FIELD));
+        table
+    }
+
+    /// A table without the id fields, for values that are not records (a window's scope).
+    pub fn bare() -> FieldTable {
+        FieldTable { paths: Vec::new(), index: FxHashMap::default(), projector: OnceLock::new() }
+    }
+
+    /// The id of `path`, if the table holds it.
+    pub fn get(&self, path: &[Segment]) -> Option<FieldId> {
+        self.index.get(path).copied()
     }
 
     /// The id of `path`, adding it if new.
@@ -109,90 +137,113 @@ pub struct Event {
     pub seq: u64,
     /// Event time, epoch milliseconds.
     pub ts: i64,
-    /// The original record text.
-    pub raw: Arc<str>,
-    /// `fields[i]` is the value of field `i` of the rule set's [`FieldTable`].
+    /// The record's text, or what is kept of it.
+    pub text: Text,
+    /// `fields[i]` is the value of field `i` of the rule set's [`FieldTable`]; an event kept
+    /// without its fields ([`Keep::Id`]) has none, and reads every field as missing.
     pub fields: Arc<[Val]>,
 }
 
+/// What an event holds of its record's text.
+#[derive(Debug, Clone)]
+pub enum Text {
+    /// The text as it was read.
+    Whole(Arc<str>),
+    /// What outputs other than `--matches` read of it: its digest (which `trigger_id` hashes)
+    /// and its own id (for `context_window`).
+    Digest { digest: [u64; 2], id: Option<Arc<str>> },
+}
+
+/// What an event taken into a key's state keeps (a rule's [`crate::nfa::Program::keep`]).
+///
+/// A key's state holds the events of its open partial matches, often one event for each of a
+/// million keys, and the text is most of an event. Triggers need only the text's digest and the
+/// event's id; `--matches` and `--timeouts` print whole events, so their runs keep the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The text and the fields.
+    Text,
+    /// The digest, the id and the fields: a condition or an emitted field reads the events a
+    /// partial match took.
+    Fields,
+    /// The digest and the id: nothing reads the taken events' fields.
+    Id,
+}
+
+/// The digest of a record's text: the same text gives the same digest on every platform.
+pub fn digest(text: &str) -> [u64; 2] {
+    let h = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
+    [h as u64, (h >> 64) as u64]
+}
+
+/// An empty field array, shared: an event kept without fields allocates none.
+pub(crate) fn no_fields() -> Arc<[Val]> {
+    static EMPTY: OnceLock<Arc<[Val]>> = OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
+}
+
 impl Event {
+    /// An event read from `raw`, its fields decoded.
+    pub fn new(seq: u64, ts: i64, raw: Arc<str>, fields: Arc<[Val]>) -> Event {
+        Event { seq, ts, text: Text::Whole(raw), fields }
+    }
+
     pub fn field(&self, id: FieldId) -> &Val {
         self.fields.get(id as usize).unwrap_or(&Val::Missing)
     }
 
-    /// The event's own id (`event_id`, else `id`), for `context_window`.
-    ///
-    /// Reads only those two members of the record (the last of each, as a JSON tree would
-    /// keep); other values are skipped without being built. The text was checked when the
-    /// event was decoded.
+    /// The record's text, unless the event was kept without it.
+    pub fn raw(&self) -> Option<&str> {
+        match &self.text {
+            Text::Whole(raw) => Some(raw),
+            Text::Digest { .. } => None,
+        }
+    }
+
+    /// The digest of the record's text (see [`digest`]).
+    pub fn digest(&self) -> [u64; 2] {
+        match &self.text {
+            Text::Whole(raw) => digest(raw),
+            Text::Digest { digest, .. } => *digest,
+        }
+    }
+
+    /// The event's own id (`event_id`, else `id`, when a string or a number), for
+    /// `context_window`. A number reads as JSON prints it.
     pub fn id(&self) -> Option<String> {
-        let mut de = serde_json::Deserializer::from_str(&self.raw);
-        let ids = de::Deserializer::deserialize_map(&mut de, IdsVisitor).ok()?;
-        [ids.event_id, ids.id].into_iter().flatten().find_map(|v| match v {
-            serde_json::Value::String(s) => Some(s),
-            serde_json::Value::Number(n) => Some(n.to_string()),
+        match &self.text {
+            Text::Whole(_) => self.id_field().map(Cow::into_owned),
+            Text::Digest { id, .. } => id.as_deref().map(str::to_owned),
+        }
+    }
+
+    fn id_field(&self) -> Option<Cow<'_, str>> {
+        [EVENT_ID_FIELD, ID_FIELD].into_iter().find_map(|f| match self.field(f) {
+            Val::Str(s) => Some(Cow::Borrowed(&**s)),
+            Val::Int(i) => Some(Cow::Owned(i.to_string())),
+            Val::Float(f) => serde_json::Number::from_f64(*f).map(|n| Cow::Owned(n.to_string())),
             _ => None,
         })
     }
-}
 
-/// The `event_id` and `id` members of a record (see [`Event::id`]).
-#[derive(Default)]
-struct Ids {
-    event_id: Option<serde_json::Value>,
-    id: Option<serde_json::Value>,
-}
-
-struct IdsVisitor;
-
-impl<'de> de::Visitor<'de> for IdsVisitor {
-    type Value = Ids;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Ids, A::Error> {
-        let mut ids = Ids::default();
-        while let Some(key) = map.next_key::<IdKey>()? {
-            match key {
-                IdKey::EventId => ids.event_id = Some(map.next_value()?),
-                IdKey::Id => ids.id = Some(map.next_value()?),
-                IdKey::Other => {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
+    /// The event as a key's state keeps it.
+    pub fn kept(&self, keep: Keep) -> Event {
+        let text = match (&self.text, keep) {
+            (text, Keep::Text) | (text @ Text::Digest { .. }, _) => text.clone(),
+            (Text::Whole(raw), _) => {
+                let id = match self.field(EVENT_ID_FIELD) {
+                    // The common case shares the decoded string.
+                    Val::Str(s) => Some(Arc::clone(s)),
+                    _ => self.id_field().map(|id| Arc::from(&*id)),
+                };
+                Text::Digest { digest: digest(raw), id }
             }
-        }
-        Ok(ids)
-    }
-}
-
-/// A member name of a record, as [`IdsVisitor`] needs it (without copying the name).
-enum IdKey {
-    EventId,
-    Id,
-    Other,
-}
-
-impl<'de> de::Deserialize<'de> for IdKey {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<IdKey, D::Error> {
-        struct V;
-        impl de::Visitor<'_> for V {
-            type Value = IdKey;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a member name")
-            }
-
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<IdKey, E> {
-                Ok(match key {
-                    "event_id" => IdKey::EventId,
-                    "id" => IdKey::Id,
-                    _ => IdKey::Other,
-                })
-            }
-        }
-        d.deserialize_str(V)
+        };
+        let fields = match keep {
+            Keep::Id => no_fields(),
+            Keep::Text | Keep::Fields => Arc::clone(&self.fields),
+        };
+        Event { seq: self.seq, ts: self.ts, text, fields }
     }
 }
 

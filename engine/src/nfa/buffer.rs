@@ -15,7 +15,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::event::Event;
+use crate::event::{Event, Keep};
 
 use super::program::StageId;
 
@@ -36,66 +36,98 @@ pub(super) struct EventSlot {
     pub(super) refs: u32,
 }
 
-/// A vector with a free list: stable indexes, reused slots.
+/// A vector with a free list: stable indexes, reused slots. The free list is threaded through
+/// the free slots themselves, so an empty or full slab costs its vector and one index.
 #[derive(Debug, Clone)]
 pub(super) struct Slab<T> {
-    slots: Vec<Option<T>>,
-    free: Vec<u32>,
+    slots: Vec<Entry<T>>,
+    /// The first free slot, or [`NONE`].
+    free: u32,
 }
+
+#[derive(Debug, Clone)]
+enum Entry<T> {
+    Used(T),
+    /// A free slot, and the next one (or [`NONE`]).
+    Free(u32),
+}
+
+/// No slot.
+const NONE: u32 = u32::MAX;
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
-        Slab { slots: Vec::new(), free: Vec::new() }
+        Slab { slots: Vec::new(), free: NONE }
     }
 }
 
 impl<T> Slab<T> {
     pub(super) fn insert(&mut self, value: T) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(value);
-                i
+        if self.free != NONE {
+            let i = self.free;
+            let slot = &mut self.slots[i as usize];
+            match slot {
+                Entry::Free(next) => self.free = *next,
+                Entry::Used(_) => unreachable!("the free list holds free slots only"),
             }
-            None => {
-                reserve_small(&mut self.slots, 1);
-                self.slots.push(Some(value));
-                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 live entries per key")
-            }
+            *slot = Entry::Used(value);
+            return i;
         }
+        reserve_small(&mut self.slots, 1);
+        self.slots.push(Entry::Used(value));
+        // NONE stays out of reach: it marks the end of the free list.
+        u32::try_from(self.slots.len() - 1)
+            .ok()
+            .filter(|&i| i != NONE)
+            .expect("fewer than 2^32 - 1 live entries per key")
     }
 
     pub(super) fn get(&self, i: u32) -> &T {
-        self.slots[i as usize].as_ref().expect("a live slab entry")
+        match &self.slots[i as usize] {
+            Entry::Used(v) => v,
+            Entry::Free(_) => panic!("slab slot {i} is free"),
+        }
     }
 
     pub(super) fn get_mut(&mut self, i: u32) -> &mut T {
-        self.slots[i as usize].as_mut().expect("a live slab entry")
+        match &mut self.slots[i as usize] {
+            Entry::Used(v) => v,
+            Entry::Free(_) => panic!("slab slot {i} is free"),
+        }
     }
 
     fn remove(&mut self, i: u32) -> T {
-        let v = self.slots[i as usize].take().expect("a live slab entry");
-        if i as usize + 1 == self.slots.len() {
+        let entry = if i as usize + 1 == self.slots.len() {
             // The last slot: shrink instead of listing it as free (a key that takes and
-            // releases one event at a time then never needs a free list).
-            self.slots.pop();
+            // releases one event at a time then never needs the free list). The free list
+            // never holds the last slot, so it stays valid.
+            self.slots.pop().expect("a live slab entry")
         } else {
-            reserve_small(&mut self.free, 1);
-            self.free.push(i);
+            let entry = std::mem::replace(&mut self.slots[i as usize], Entry::Free(self.free));
+            self.free = i;
+            entry
+        };
+        match entry {
+            Entry::Used(v) => v,
+            Entry::Free(_) => panic!("slab slot {i} is free"),
         }
-        v
     }
 
+    /// Live entries (per-key slabs hold a few: counting is cheap).
     fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.slots.iter().filter(|s| matches!(s, Entry::Used(_))).count()
     }
 
     fn clear(&mut self) {
         self.slots.clear();
-        self.free.clear();
+        self.free = NONE;
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|v| (i as u32, v)))
+        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Entry::Used(v) => Some((i as u32, v)),
+            Entry::Free(_) => None,
+        })
     }
 }
 
@@ -108,14 +140,20 @@ pub(super) fn reserve_small<T>(v: &mut Vec<T>, additional: usize) {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SharedBuffer {
     pub(super) nodes: Slab<Node>,
     pub(super) events: Slab<EventSlot>,
-    /// The sequence number and slot of the last event stored. Only the event being processed
-    /// is ever taken, by every partial match that takes it within one step: remembering the
-    /// last one is enough to store it once.
-    pub(super) last: Option<(u64, EventRef)>,
+    /// The slot of the last event stored, or [`NONE`]. Only the event being processed is ever
+    /// taken, by every partial match that takes it within one step: comparing with the last one
+    /// stored (by sequence number) is enough to store it once.
+    pub(super) last: EventRef,
+}
+
+impl Default for SharedBuffer {
+    fn default() -> Self {
+        SharedBuffer { nodes: Slab::default(), events: Slab::default(), last: NONE }
+    }
 }
 
 impl SharedBuffer {
@@ -132,22 +170,25 @@ impl SharedBuffer {
     pub fn clear(&mut self) {
         self.nodes.clear();
         self.events.clear();
-        self.last = None;
+        self.last = NONE;
     }
 
     /// Adds a node for `event` taken by `stage` after `parent`; the new node is held once (by
-    /// the caller's run).
-    pub fn take(&mut self, stage: StageId, event: &Event, parent: Option<NodeId>) -> NodeId {
-        let event_ref = match self.last {
-            Some((seq, r)) if seq == event.seq => {
-                self.events.get_mut(r).refs += 1;
-                r
-            }
-            _ => {
-                let r = self.events.insert(EventSlot { event: event.clone(), refs: 1 });
-                self.last = Some((event.seq, r));
-                r
-            }
+    /// the caller's run). A newly stored event keeps what `keep` says.
+    pub fn take(
+        &mut self,
+        stage: StageId,
+        event: &Event,
+        parent: Option<NodeId>,
+        keep: Keep,
+    ) -> NodeId {
+        let event_ref = if self.last != NONE && self.events.get(self.last).event.seq == event.seq {
+            self.events.get_mut(self.last).refs += 1;
+            self.last
+        } else {
+            let r = self.events.insert(EventSlot { event: event.kept(keep), refs: 1 });
+            self.last = r;
+            r
         };
         if let Some(p) = parent {
             self.nodes.get_mut(p).refs += 1;
@@ -176,8 +217,8 @@ impl SharedBuffer {
             slot.refs -= 1;
             if slot.refs == 0 {
                 self.events.remove(removed.event);
-                if self.last.is_some_and(|(_, r)| r == removed.event) {
-                    self.last = None;
+                if self.last == removed.event {
+                    self.last = NONE;
                 }
             }
             next = removed.parent;
@@ -248,16 +289,16 @@ mod tests {
     use super::*;
 
     fn ev(seq: u64) -> Event {
-        Event { seq, ts: seq as i64, raw: Arc::from("{}"), fields: Arc::from(vec![]) }
+        Event::new(seq, seq as i64, Arc::from("{}"), Arc::from(vec![]))
     }
 
     #[test]
     fn shared_prefixes_store_events_once_and_free_at_zero() {
         let mut b = SharedBuffer::default();
-        let a = b.take(0, &ev(1), None);
+        let a = b.take(0, &ev(1), None, Keep::Text);
         // Two branches extend the same prefix with the same event.
-        let x = b.take(1, &ev(2), Some(a));
-        let y = b.take(2, &ev(2), Some(a));
+        let x = b.take(1, &ev(2), Some(a), Keep::Text);
+        let y = b.take(2, &ev(2), Some(a), Keep::Id);
         b.release(Some(a)); // the run that held `a` moved on
         assert_eq!(b.sizes(), (3, 2), "3 nodes, but event 2 is stored once");
         b.check_refcounts([Some(x), Some(y)]).unwrap();

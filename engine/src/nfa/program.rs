@@ -12,7 +12,7 @@
 use cepheus_grammar::ast::{BinaryOp, Contiguity};
 use cepheus_grammar::resolve::{Aggregate, Function};
 
-use crate::event::{FieldId, Val};
+use crate::event::{FieldId, Keep, Val};
 
 pub type StateId = u32;
 pub type CondId = u32;
@@ -91,6 +91,17 @@ pub enum CExpr {
 }
 
 impl CExpr {
+    /// Reads a field of an event (the current one or one a stage took).
+    pub fn reads_fields(&self) -> bool {
+        match self {
+            CExpr::Const(_) => false,
+            CExpr::Field(_) | CExpr::StageField { .. } | CExpr::Agg { .. } => true,
+            CExpr::List(items) | CExpr::Call(_, items) => items.iter().any(CExpr::reads_fields),
+            CExpr::Not(e) | CExpr::Neg(e) => e.reads_fields(),
+            CExpr::Binary(_, a, b) => a.reads_fields() || b.reads_fields(),
+        }
+    }
+
     /// Reads only the current event (no stage references): its value can be cached per event.
     pub fn is_event_local(&self) -> bool {
         match self {
@@ -139,6 +150,10 @@ pub struct Program {
     /// `within`: first to last event, milliseconds.
     pub within: Option<i64>,
     pub skip: SkipStrategy,
+    /// What an event taken by a partial match keeps (see [`Keep`]): [`Keep::Fields`] when a
+    /// condition or an emitted field reads taken events, else [`Keep::Id`];
+    /// [`crate::runtime::Pipeline::keeping_text`] makes it [`Keep::Text`].
+    pub keep: Keep,
 }
 
 impl Program {

@@ -21,24 +21,53 @@ use super::program::{
 };
 
 /// A partial match: where it is in the NFA and the path of events it took.
+///
+/// 32 bytes: a key keeps its runs, and a partition may hold a million keys, so the optional
+/// parts are stored with sentinels (a node index and a position never reach their maximum).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
     pub state: StateId,
-    pub node: Option<NodeId>,
-    /// The first event's (time, position); `None` for the start run.
-    pub start: Option<(i64, u64)>,
+    /// The path's newest node, or [`NO_NODE`].
+    node: NodeId,
+    /// The first event's position, or [`NO_START`] for the start run.
+    start_seq: u64,
+    /// The first event's time.
+    start_ts: i64,
     /// Time of the run's last event (for `max_gap`).
     pub prev_ts: i64,
 }
 
+const NO_NODE: NodeId = NodeId::MAX;
+const NO_START: u64 = u64::MAX;
+
 impl Run {
+    pub fn new(
+        state: StateId,
+        node: Option<NodeId>,
+        start: Option<(i64, u64)>,
+        prev_ts: i64,
+    ) -> Run {
+        let (start_ts, start_seq) = start.unwrap_or((i64::MIN, NO_START));
+        Run { state, node: node.unwrap_or(NO_NODE), start_seq, start_ts, prev_ts }
+    }
+
     fn start_run(program: &Program) -> Run {
-        Run { state: program.start, node: None, start: None, prev_ts: i64::MIN }
+        Run::new(program.start, None, None, i64::MIN)
+    }
+
+    /// The path's newest node; `None` for the start run.
+    pub fn node(&self) -> Option<NodeId> {
+        (self.node != NO_NODE).then_some(self.node)
+    }
+
+    /// The first event's (time, position); `None` for the start run.
+    pub fn start(&self) -> Option<(i64, u64)> {
+        (self.start_seq != NO_START).then_some((self.start_ts, self.start_seq))
     }
 
     /// Runs order by their first event; the start run comes last.
     fn order_key(&self) -> (i64, u64) {
-        self.start.unwrap_or((i64::MAX, u64::MAX))
+        self.start().unwrap_or((i64::MAX, u64::MAX))
     }
 }
 
@@ -117,7 +146,7 @@ impl KeyNfa {
 
     /// Open partial matches (the start run not counted).
     pub fn open_runs(&self) -> usize {
-        self.runs.iter().filter(|r| r.start.is_some()).count()
+        self.runs.iter().filter(|r| r.start().is_some()).count()
     }
 
     pub fn runs(&self) -> &[Run] {
@@ -155,7 +184,7 @@ impl KeyNfa {
                     StateKind::Final => potential.push(n),
                     StateKind::Stop => {
                         stopped = true;
-                        self.buffer.release(n.node);
+                        self.buffer.release(n.node());
                     }
                     StateKind::Normal | StateKind::Pending => new_runs.push(n),
                 }
@@ -169,7 +198,7 @@ impl KeyNfa {
                 }
                 // A stop discards everything this run became on this event (matches aside).
                 for r in new_runs.drain(kept_from..) {
-                    self.buffer.release(r.node);
+                    self.buffer.release(r.node());
                 }
             }
         }
@@ -180,8 +209,8 @@ impl KeyNfa {
         potential.sort_by_key(Run::order_key);
         if program.skip == SkipStrategy::NoSkip {
             for m in potential {
-                out.push(Output::Match(self.buffer.path(m.node)));
-                self.buffer.release(m.node);
+                out.push(Output::Match(self.buffer.path(m.node())));
+                self.buffer.release(m.node());
             }
         } else {
             self.completed.extend(potential);
@@ -227,9 +256,9 @@ impl KeyNfa {
                     tr.push(format!("  run {} timed out at {at}", describe(program, run)));
                 }
                 if timeouts {
-                    timed_out.push(Output::Timeout { path: self.buffer.path(run.node), at });
+                    timed_out.push(Output::Timeout { path: self.buffer.path(run.node()), at });
                 }
-                self.buffer.release(run.node);
+                self.buffer.release(run.node());
                 false
             }
             _ => true,
@@ -256,9 +285,9 @@ impl KeyNfa {
         let mut i = self.runs.len();
         while excess > 0 && i > 0 {
             i -= 1;
-            if self.runs[i].start.is_some() {
+            if self.runs[i].start().is_some() {
                 let r = self.runs.remove(i);
-                self.buffer.release(r.node);
+                self.buffer.release(r.node());
                 excess -= 1;
             }
         }
@@ -282,7 +311,7 @@ impl KeyNfa {
     ) {
         let is_start = run.state == program.start;
         let scope =
-            Scope { program, event: Some(event), path: PathRef::Buffer(&self.buffer, run.node) };
+            Scope { program, event: Some(event), path: PathRef::Buffer(&self.buffer, run.node()) };
         let mut edges = std::mem::take(&mut scratch.edges);
         edges.clear();
         decision_graph(
@@ -313,21 +342,16 @@ impl KeyNfa {
                 // The start run is always kept below; it does not also ignore.
                 Action::Ignore if is_start => {}
                 Action::Ignore => {
-                    self.buffer.retain(run.node);
-                    result.push(Run {
-                        state: edge.target,
-                        node: run.node,
-                        start: run.start,
-                        prev_ts: run.prev_ts,
-                    });
+                    self.buffer.retain(run.node());
+                    result.push(Run::new(edge.target, run.node(), run.start(), run.prev_ts));
                 }
                 Action::Take => {
                     let stage = program
                         .state(*source)
                         .stage
                         .expect("a state with a take edge belongs to a stage");
-                    let node = self.buffer.take(stage, event, run.node);
-                    let start = if is_start { Some((event.ts, event.seq)) } else { run.start };
+                    let node = self.buffer.take(stage, event, run.node(), program.keep);
+                    let start = if is_start { Some((event.ts, event.seq)) } else { run.start() };
                     if let Some(t) = trace.as_deref_mut() {
                         let what = if is_start { "starts a partial match" } else { "extends" };
                         t.push(format!(
@@ -337,15 +361,10 @@ impl KeyNfa {
                             describe(program, run)
                         ));
                     }
-                    result.push(Run {
-                        state: edge.target,
-                        node: Some(node),
-                        start,
-                        prev_ts: event.ts,
-                    });
+                    result.push(Run::new(edge.target, Some(node), start, event.ts));
                     if let Some(f) = fin {
                         self.buffer.retain(Some(node));
-                        result.push(Run { state: f, node: Some(node), start, prev_ts: event.ts });
+                        result.push(Run::new(f, Some(node), start, event.ts));
                     }
                 }
                 Action::Proceed => unreachable!("decision_graph follows proceed edges itself"),
@@ -354,7 +373,7 @@ impl KeyNfa {
         if is_start {
             result.push(Run::start_run(program));
         }
-        self.buffer.release(run.node);
+        self.buffer.release(run.node());
         scratch.edges = edges;
     }
 
@@ -371,15 +390,15 @@ impl KeyNfa {
                 break;
             }
             let m = self.completed.remove(0);
-            let path = self.buffer.path(m.node);
+            let path = self.buffer.path(m.node());
             if let Some(pruning) = pruning_point(program.skip, program, &path) {
                 for list in [&mut *runs, &mut self.completed] {
                     let before = list.len();
                     let buffer = &mut self.buffer;
                     list.retain(|r| {
-                        let prune = r.start.is_some_and(|s| pruning.prunes(s));
+                        let prune = r.start().is_some_and(|s| pruning.prunes(s));
                         if prune {
-                            buffer.release(r.node);
+                            buffer.release(r.node());
                         }
                         !prune
                     });
@@ -394,14 +413,14 @@ impl KeyNfa {
                 }
             }
             out.push(Output::Match(path));
-            self.buffer.release(m.node);
+            self.buffer.release(m.node());
         }
     }
 }
 
 /// When a run times out: (time, whether by `max_gap`).
 fn deadline(program: &Program, run: &Run) -> Option<(i64, bool)> {
-    let (start_ts, _) = run.start?;
+    let (start_ts, _) = run.start()?;
     let within = program.within.map(|w| (start_ts.saturating_add(w), false));
     let gap = program.state(run.state).max_gap.map(|g| (run.prev_ts.saturating_add(g), true));
     match (within, gap) {
@@ -539,7 +558,7 @@ fn final_after_proceed(
 }
 
 fn describe(program: &Program, run: &Run) -> String {
-    match run.start {
+    match run.start() {
         None => format!("[start at {}]", program.state(run.state).name),
         Some((ts, seq)) => {
             format!("[started by event #{seq} at {ts}, at {}]", program.state(run.state).name)

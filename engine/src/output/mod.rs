@@ -36,7 +36,8 @@ fn key_json(key: &str) -> Value {
 }
 
 fn event_json(e: &Event) -> Value {
-    serde_json::from_str(&e.raw).unwrap_or(Value::Null)
+    // An event kept without its text (the pipeline did not keep texts) prints as null.
+    e.raw().and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or(Value::Null)
 }
 
 /// `{"<stage>": [<event>, ...]}`, stages in pattern order, events in the order taken.
@@ -238,7 +239,9 @@ pub fn trigger_id(
     for (stage, e) in path {
         feed(&stage.to_le_bytes());
         feed(&e.ts.to_le_bytes());
-        feed(e.raw.as_bytes());
+        let [lo, hi] = e.digest();
+        feed(&lo.to_le_bytes());
+        feed(&hi.to_le_bytes());
     }
     if let Some(t) = timeout_at {
         feed(b"timeout");

@@ -34,6 +34,7 @@ impl Partition {
         store: &dyn StateStore,
         rule: RuleId,
         partition: PartitionId,
+        fields: &FieldTable,
     ) -> Result<(), StateError> {
         let mut batch = WriteBatch::new();
         for space in [Space::Runs, Space::Pending] {
@@ -46,7 +47,7 @@ impl Partition {
             batch.put(
                 Space::Runs,
                 RunKey { rule, partition, key: key.as_bytes() }.encode(),
-                nfa.encode(),
+                nfa.encode(fields),
             );
         }
         for (key, windows) in self.window_keys() {
@@ -58,7 +59,8 @@ impl Partition {
         }
         for (key, event) in self.buffered() {
             let mut enc = Encoder::new(VERSION);
-            enc.write_str(key).write_str(&event.raw);
+            // Events waiting for the watermark were never taken: they have their text.
+            enc.write_str(key).write_str(event.raw().unwrap_or_default());
             batch.put(
                 Space::Pending,
                 PendingKey { rule, partition, time: event.ts, seq: event.seq }.encode(),
@@ -130,7 +132,7 @@ impl Partition {
             let raw = dec.read_str()?;
             let fields =
                 fields.decode(raw).map_err(|e| dec.error(format_args!("stored event: {e}")))?;
-            let event = Event { seq: pk.seq, ts: pk.time, raw: Arc::from(raw), fields };
+            let event = Event::new(pk.seq, pk.time, Arc::from(raw), fields);
             dec.finish()?;
             p.insert_buffered(Arc::from(key), event);
         }

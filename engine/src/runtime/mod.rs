@@ -79,6 +79,16 @@ impl Pipeline {
         Pipeline { rules, partitions, routes, through: Vec::new() }
     }
 
+    /// Events taken by partial matches keep their whole text, for outputs that print them
+    /// (`--matches`, `--timeouts`, rule tests); otherwise they keep only what triggers read (see
+    /// [`crate::event::Keep`]). Call before the first event.
+    pub fn keeping_text(mut self) -> Pipeline {
+        for p in &mut self.partitions {
+            p.keep_text();
+        }
+        self
+    }
+
     /// Sets where each rule reads its events (one [`Route`] per rule, in rule order).
     pub fn set_routes(&mut self, routes: Vec<Route>) {
         assert_eq!(routes.len(), self.partitions.len(), "one route per rule");
@@ -149,8 +159,7 @@ impl Pipeline {
                 }
                 _ => continue,
             };
-            let mut event =
-                Event { seq, ts: record_time, raw: raw.clone(), fields: fields.clone() };
+            let mut event = Event::new(seq, record_time, raw.clone(), fields.clone());
             if let Some(filter) = &rule.filter {
                 let scope = Scope {
                     program: &rule.program,
@@ -203,6 +212,7 @@ impl Pipeline {
                 store,
                 cepheus_state::keys::RuleId(i as u32),
                 cepheus_state::keys::PartitionId(partition),
+                &self.rules.fields,
             )?;
         }
         Ok(())

@@ -55,13 +55,31 @@ pub enum Emitted {
 #[derive(Debug)]
 struct WindowKeyState {
     windows: KeyWindows,
-    timer: Option<i64>,
+    timer: Timer,
 }
 
 #[derive(Debug)]
 struct KeyState {
     nfa: KeyNfa,
-    timer: Option<i64>,
+    timer: Timer,
+}
+
+/// A key's armed timer: an event time, or none, in one word (a partition may hold a million
+/// key states). `i64::MIN` stands for none; a deadline there is armed one millisecond later,
+/// which no watermark of a partition that has seen an event can tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Timer(i64);
+
+impl Timer {
+    const NONE: Timer = Timer(i64::MIN);
+
+    fn new(deadline: Option<i64>) -> Timer {
+        deadline.map_or(Timer::NONE, |t| Timer(t.max(i64::MIN + 1)))
+    }
+
+    fn get(self) -> Option<i64> {
+        (self != Timer::NONE).then_some(self.0)
+    }
 }
 
 /// Idle key states kept for reuse (with their vectors' capacity), so that keys which come and
@@ -129,6 +147,11 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// Taken events keep their text (see [`crate::runtime::Pipeline::keeping_text`]).
+    pub fn keep_text(&mut self) {
+        Arc::make_mut(&mut self.rule).program.keep = crate::event::Keep::Text;
+    }
+
     /// `timeouts`: report timed-out partial matches (the rule has `on_timeout`, or `--timeouts`).
     pub fn new(rule: Arc<CompiledRule>, timeouts: bool, limits: Limits) -> Partition {
         Partition {
@@ -224,10 +247,10 @@ impl Partition {
         let rule = Arc::clone(&self.rule);
         if let Some(w) = &rule.window {
             let keep = self.held < self.limits.max_buffered_events;
-            let state = self
-                .windows
-                .entry(key.clone())
-                .or_insert_with(|| WindowKeyState { windows: KeyWindows::default(), timer: None });
+            let state = self.windows.entry(key.clone()).or_insert_with(|| WindowKeyState {
+                windows: KeyWindows::default(),
+                timer: Timer::NONE,
+            });
             let added = state.windows.add(w, &rule.program, &event, keep);
             if !keep && w.keeps_values() {
                 self.counters.dropped_values += 1;
@@ -262,7 +285,7 @@ impl Partition {
                 "event #{} at {} for key {key}: {}",
                 event.seq,
                 crate::event::format_rfc3339(event.ts),
-                event.raw
+                event.raw().unwrap_or_default()
             ));
         }
         // A key without state runs on a spare state outside the map, and enters the map only
@@ -274,10 +297,10 @@ impl Partition {
             None => fresh.insert(match self.spare_keys.pop() {
                 Some(mut state) => {
                     state.nfa.reset(program);
-                    state.timer = None;
+                    state.timer = Timer::NONE;
                     state
                 }
-                None => Box::new(KeyState { nfa: KeyNfa::new(program), timer: None }),
+                None => Box::new(KeyState { nfa: KeyNfa::new(program), timer: Timer::NONE }),
             }),
         };
         let mut outputs = Vec::new();
@@ -309,10 +332,10 @@ impl Partition {
                     }
                     return;
                 }
-                if let Some(t) = deadline {
+                state.timer = Timer::new(deadline);
+                if let Some(t) = state.timer.get() {
                     self.timers.insert((t, key.clone()));
                 }
-                state.timer = deadline;
                 self.keys.insert(key, state);
             }
         }
@@ -322,7 +345,7 @@ impl Partition {
         let rule = Arc::clone(&self.rule);
         if let Some(w) = &rule.window {
             let Some(state) = self.windows.get_mut(&key) else { return };
-            state.timer = None;
+            state.timer = Timer::NONE;
             let before = state.windows.held();
             let mut fired = Vec::new();
             state.windows.fire_until(w, t, &mut fired);
@@ -360,7 +383,7 @@ impl Partition {
             lines.push(format!("time {} for key {key}", crate::event::format_rfc3339(t)));
         }
         let Some(state) = self.keys.get_mut(&key) else { return };
-        state.timer = None;
+        state.timer = Timer::NONE;
         let mut outputs = Vec::new();
         state.nfa.advance_time(
             &rule.program,
@@ -409,7 +432,7 @@ impl Partition {
         let deadline = state.nfa.next_deadline(program);
         rearm(&mut self.timers, &key, &mut state.timer, deadline);
         if state.nfa.is_idle()
-            && state.timer.is_none()
+            && state.timer.get().is_none()
             && let Some(state) = self.keys.remove(&key)
             && self.spare_keys.len() < SPARE_KEY_STATES
         {
@@ -433,8 +456,8 @@ impl Partition {
     }
 
     pub(super) fn insert_window_key(&mut self, key: Arc<str>, windows: KeyWindows) {
-        let timer = windows.next_deadline();
-        if let Some(t) = timer {
+        let timer = Timer::new(windows.next_deadline());
+        if let Some(t) = timer.get() {
             self.timers.insert((t, key.clone()));
         }
         self.held += windows.held();
@@ -458,8 +481,8 @@ impl Partition {
     }
 
     pub(super) fn insert_key(&mut self, key: Arc<str>, nfa: KeyNfa) {
-        let timer = nfa.next_deadline(&self.rule.program);
-        if let Some(t) = timer {
+        let timer = Timer::new(nfa.next_deadline(&self.rule.program));
+        if let Some(t) = timer.get() {
             self.timers.insert((t, key.clone()));
         }
         self.keys.insert(key, Box::new(KeyState { nfa, timer }));
@@ -495,19 +518,20 @@ impl Partition {
 fn rearm(
     timers: &mut BTreeSet<(i64, Arc<str>)>,
     key: &Arc<str>,
-    timer: &mut Option<i64>,
+    timer: &mut Timer,
     deadline: Option<i64>,
 ) {
-    if deadline == *timer {
+    let new = Timer::new(deadline);
+    if new == *timer {
         return;
     }
-    if let Some(old) = *timer {
+    if let Some(old) = timer.get() {
         timers.remove(&(old, key.clone()));
     }
-    if let Some(new) = deadline {
-        timers.insert((new, key.clone()));
+    if let Some(t) = new.get() {
+        timers.insert((t, key.clone()));
     }
-    *timer = deadline;
+    *timer = new;
 }
 
 #[cfg(test)]
@@ -519,10 +543,10 @@ mod tests {
     #[test]
     fn per_key_state_stays_small() {
         let state = std::mem::size_of::<KeyState>();
-        assert!(state <= 184, "KeyState is {state} bytes");
+        assert!(state <= 128, "KeyState is {state} bytes (128 is an allocator size class)");
         let slot = std::mem::size_of::<(Arc<str>, Box<KeyState>)>();
         assert_eq!(slot, 24, "a key map slot is a key and a pointer");
         let run = std::mem::size_of::<crate::nfa::Run>();
-        assert!(run <= 48, "Run is {run} bytes");
+        assert!(run <= 32, "Run is {run} bytes");
     }
 }

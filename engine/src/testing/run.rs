@@ -181,7 +181,8 @@ fn write_time(event: &mut Value, path: &[String], ms: i64) -> Result<(), String>
 
 /// Runs `lines` through `rules` as `replay` would, collecting triggers and matches.
 pub fn execute(rules: &Arc<RuleSet>, lines: &[(String, i64)], no_flush: bool) -> Actual {
-    let mut pipeline = Pipeline::new(Arc::clone(rules), false, Limits::default());
+    // Tests compare matches event by event.
+    let mut pipeline = Pipeline::new(Arc::clone(rules), false, Limits::default()).keeping_text();
     let mut step = StepResult::default();
     let mut actual = Actual::default();
     for (i, (line, record_time)) in lines.iter().enumerate() {

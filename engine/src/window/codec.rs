@@ -15,7 +15,8 @@ use crate::event::Val;
 const VERSION: u8 = 1;
 const WHAT: &str = "window state";
 
-fn write_val(enc: &mut Encoder, v: &Val) {
+/// Writes a value (shared with the NFA state's kept events).
+pub(crate) fn write_val(enc: &mut Encoder, v: &Val) {
     match v {
         Val::Missing => {
             enc.write_u8(0);
@@ -26,7 +27,8 @@ fn write_val(enc: &mut Encoder, v: &Val) {
     }
 }
 
-fn read_val(dec: &mut Decoder<'_>) -> Result<Val, StateError> {
+/// Reads a value written by [`write_val`].
+pub(crate) fn read_val(dec: &mut Decoder<'_>) -> Result<Val, StateError> {
     match dec.read_u8()? {
         0 => Ok(Val::Missing),
         1 => {

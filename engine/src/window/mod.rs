@@ -15,7 +15,7 @@
 //! [`KeyWindows::held`] so the partition can bound them. Aggregates with `over` are computed
 //! at firing from a per-key history of `(time, value)` pairs kept for the longest `over`.
 
-mod codec;
+pub(crate) mod codec;
 
 use std::collections::{BTreeSet, VecDeque};
 

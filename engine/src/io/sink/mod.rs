@@ -209,7 +209,8 @@ impl Router {
                             .or_else(|| (*key != *GLOBAL_KEY).then(|| key.as_bytes().to_vec())),
                         partition: None,
                         timestamp: None,
-                        payload: event.raw.as_bytes().to_vec(),
+                        // A late event was never taken: it has its text.
+                        payload: event.raw().unwrap_or_default().as_bytes().to_vec(),
                         headers,
                     });
                 }
