@@ -10,8 +10,9 @@
 set -eu
 
 events=${1:-200000}
+# The benchmark's executable (the `cepheus` binary is listed too).
 bin=$(cargo bench -p cepheus-engine --bench nfa --no-run --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    sed -n 's/.*"executable":"\([^"]*\/deps\/nfa-[^"]*\)".*/\1/p' | tail -n 1)
 [ -x "$bin" ] || { echo "no benchmark binary; does 'cargo bench --no-run' build?" >&2; exit 1; }
 
 # "bytes blocks" allocated in total by one run.

@@ -7,6 +7,8 @@
 mod checkpoint;
 pub mod clock;
 mod partition;
+mod timers;
+mod waiting;
 
 use std::sync::Arc;
 

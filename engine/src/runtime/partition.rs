@@ -11,7 +11,6 @@
 //! [`KeyWindows`] instead of an NFA; its timer is the key's earliest window end, and firing
 //! emits [`Emitted::Window`] with `having` already evaluated.
 
-use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -21,6 +20,9 @@ use crate::event::Event;
 use crate::nfa::eval::{PathRef, Scope, holds};
 use crate::nfa::{KeyNfa, Output, Scratch, StageId};
 use crate::window::{FiredWindow, KeyWindows};
+
+use super::timers::Timers;
+use super::waiting::Waiting;
 
 /// What a partition produced.
 #[derive(Debug, Clone)]
@@ -133,12 +135,10 @@ pub struct Partition {
     windows: FxHashMap<Arc<str>, WindowKeyState>,
     /// Values the window keys hold, against `limits.max_buffered_events`.
     held: usize,
-    /// Buffered events, by (time, input position).
-    /// A ring buffer: input mostly comes in time order, so an event is usually appended, and
-    /// the buffer allocates nothing per event once it has grown (see [`Partition::hold`]).
-    ready: VecDeque<(Arc<str>, Event)>,
+    /// Events waiting for the watermark, by (time, input position).
+    ready: Waiting,
     /// Key deadlines, by (time, key).
-    timers: BTreeSet<(i64, Arc<str>)>,
+    timers: Timers,
     scratch: Scratch,
     timeouts: bool,
     trace_key: Option<Arc<str>>,
@@ -162,8 +162,8 @@ impl Partition {
             spare_keys: Vec::new(),
             windows: FxHashMap::default(),
             held: 0,
-            ready: VecDeque::new(),
-            timers: BTreeSet::new(),
+            ready: Waiting::default(),
+            timers: Timers::default(),
             scratch: Scratch::default(),
             timeouts,
             trace_key: None,
@@ -205,7 +205,7 @@ impl Partition {
         // Past the limit, feed the oldest buffered events even though the watermark has not
         // reached them: memory stays bounded, and the count says how often order was forced.
         while self.ready.len() > self.limits.max_buffered_events {
-            let ts = self.ready.front().expect("non-empty").1.ts;
+            let ts = self.ready.next_time().expect("non-empty");
             self.counters.forced += 1;
             self.advance_to(ts, out);
         }
@@ -218,24 +218,25 @@ impl Partition {
         }
         let w = self.watermark;
         loop {
-            let next_event = self.ready.front().map(|(_, e)| e.ts).filter(|&t| t <= w);
-            let next_timer = self.timers.first().map(|(t, _)| *t).filter(|&t| t <= w);
+            let next_event = self.ready.next_time().filter(|&t| t <= w);
+            let (keys, windows) = (&self.keys, &self.windows);
+            let next_timer =
+                self.timers.next(|t, k| armed(keys, windows, t, k)).filter(|&t| t <= w);
             match (next_event, next_timer) {
                 (_, Some(tt)) if next_event.is_none_or(|te| tt <= te) => {
-                    let (t, key) = self.timers.pop_first().expect("peeked");
+                    let (t, key) = self.timers.pop().expect("peeked");
                     self.fire_timer(t, key, out);
                 }
                 (Some(_), _) => {
-                    let (key, event) = self.ready.pop_front().expect("peeked");
+                    let (key, event) = self.ready.pop().expect("peeked");
                     self.feed(key, event, out);
                 }
                 _ => break,
             }
         }
-        // A burst of disorder may have grown the ring buffer far beyond what it holds now.
-        if self.ready.capacity() > 4 * self.ready.len().max(4096) {
-            self.ready.shrink_to(2 * self.ready.len().max(4096));
-        }
+        self.ready.shrink();
+        let (keys, windows) = (&self.keys, &self.windows);
+        self.timers.compact(|t, k| armed(keys, windows, t, k));
     }
 
     /// End of input: the watermark becomes +infinity; every window closes.
@@ -334,7 +335,7 @@ impl Partition {
                 }
                 state.timer = Timer::new(deadline);
                 if let Some(t) = state.timer.get() {
-                    self.timers.insert((t, key.clone()));
+                    self.timers.arm(t, key.clone());
                 }
                 self.keys.insert(key, state);
             }
@@ -458,7 +459,7 @@ impl Partition {
     pub(super) fn insert_window_key(&mut self, key: Arc<str>, windows: KeyWindows) {
         let timer = Timer::new(windows.next_deadline());
         if let Some(t) = timer.get() {
-            self.timers.insert((t, key.clone()));
+            self.timers.arm(t, key.clone());
         }
         self.held += windows.held();
         self.windows.insert(key, WindowKeyState { windows, timer });
@@ -466,7 +467,7 @@ impl Partition {
 
     /// Events waiting for the watermark, with their keys, in processing order.
     pub fn buffered(&self) -> impl Iterator<Item = (&Arc<str>, &Event)> {
-        self.ready.iter().map(|(k, e)| (k, e))
+        self.ready.iter()
     }
 
     /// (watermark, largest event time seen, counters).
@@ -483,7 +484,7 @@ impl Partition {
     pub(super) fn insert_key(&mut self, key: Arc<str>, nfa: KeyNfa) {
         let timer = Timer::new(nfa.next_deadline(&self.rule.program));
         if let Some(t) = timer.get() {
-            self.timers.insert((t, key.clone()));
+            self.timers.arm(t, key.clone());
         }
         self.keys.insert(key, Box::new(KeyState { nfa, timer }));
     }
@@ -495,17 +496,7 @@ impl Partition {
     /// Buffers an event in (time, input position) order; an event at a position already
     /// buffered replaces it.
     fn hold(&mut self, key: Arc<str>, event: Event) {
-        let at = (event.ts, event.seq);
-        match self.ready.back() {
-            Some((_, last)) if (last.ts, last.seq) >= at => {
-                // Out of order: it usually belongs near the end, where inserting moves little.
-                match self.ready.binary_search_by_key(&at, |(_, e)| (e.ts, e.seq)) {
-                    Ok(i) => self.ready[i] = (key, event),
-                    Err(i) => self.ready.insert(i, (key, event)),
-                }
-            }
-            _ => self.ready.push_back((key, event)),
-        }
+        self.ready.hold(key, event);
     }
 
     /// Every key's NFA, for invariant checks in tests.
@@ -514,22 +505,31 @@ impl Partition {
     }
 }
 
-/// Moves `key`'s entry in `timers` from `*timer` to `deadline` (either may be none).
-fn rearm(
-    timers: &mut BTreeSet<(i64, Arc<str>)>,
-    key: &Arc<str>,
-    timer: &mut Timer,
-    deadline: Option<i64>,
-) {
+/// Whether `key` (of a pattern or a window rule) is armed at `t`.
+fn armed(
+    keys: &FxHashMap<Arc<str>, Box<KeyState>>,
+    windows: &FxHashMap<Arc<str>, WindowKeyState>,
+    t: i64,
+    key: &str,
+) -> bool {
+    let timer = match keys.get(key) {
+        Some(state) => state.timer,
+        None => windows.get(key).map_or(Timer::NONE, |state| state.timer),
+    };
+    timer.get() == Some(t)
+}
+
+/// Moves `key`'s timer from `*timer` to `deadline` (either may be none).
+fn rearm(timers: &mut Timers, key: &Arc<str>, timer: &mut Timer, deadline: Option<i64>) {
     let new = Timer::new(deadline);
     if new == *timer {
         return;
     }
-    if let Some(old) = timer.get() {
-        timers.remove(&(old, key.clone()));
+    if timer.get().is_some() {
+        timers.disarm();
     }
     if let Some(t) = new.get() {
-        timers.insert((t, key.clone()));
+        timers.arm(t, key.clone());
     }
     *timer = new;
 }
