@@ -137,11 +137,17 @@ impl Projector {
     /// Errors: [`RecordError::NotJson`] with serde_json's message, or
     /// [`RecordError::NotObject`] for valid JSON that is not an object.
     pub fn decode(&self, text: &str) -> Result<Arc<[Val]>, RecordError> {
+        self.decode_with(text, &mut StrCache::default())
+    }
+
+    /// [`Projector::decode`], sharing the strings of fields whose values repeat through `cache`
+    /// (one cache per input stream, kept from record to record).
+    pub fn decode_with(&self, text: &str, cache: &mut StrCache) -> Result<Arc<[Val]>, RecordError> {
         // Built in place: one allocation, no copy from a `Box<[Val]>` into an `Arc<[Val]>`.
         let mut fields: Arc<[Val]> = std::iter::repeat_n(Val::Missing, self.len).collect();
         let out = Arc::get_mut(&mut fields).expect("a new Arc has no other owner");
         if self.fast {
-            if (Fast { projector: self, text, bytes: text.as_bytes(), at: 0, entered: 0 })
+            if (Fast { projector: self, text, bytes: text.as_bytes(), at: 0, entered: 0, cache })
                 .record(out)
                 .is_some()
             {
@@ -171,6 +177,70 @@ impl Projector {
     }
 }
 
+/// Recent string values of each field, shared by the records that repeat them.
+///
+/// Many fields take few values (`event_type`, a unit, a status): a record then shares the
+/// string of an earlier one instead of allocating its own. Each field remembers its last
+/// [`CACHED`] short values; a field whose values rarely repeat (an id) stops looking after a
+/// while, so it costs nothing but its allocations, as without a cache.
+#[derive(Debug, Default)]
+pub struct StrCache {
+    fields: Vec<FieldCache>,
+}
+
+#[derive(Debug, Default)]
+struct FieldCache {
+    values: [Option<Arc<str>>; CACHED],
+    /// Where the next new value goes.
+    next: u8,
+    /// Lookups and hits since the last verdict.
+    lookups: u16,
+    hits: u16,
+    /// Lookups left before the field is tried again, once it was found not to repeat.
+    resting: u32,
+}
+
+/// Values remembered per field.
+const CACHED: usize = 4;
+/// Longest value remembered (longer strings are rarely labels).
+const CACHED_LEN: usize = 32;
+/// Lookups per verdict; a field that hits less than a quarter of them rests this many times 64.
+const VERDICT: u16 = 256;
+
+impl StrCache {
+    /// The string `s` of field `id`: a remembered one, or a new one.
+    pub fn get(&mut self, id: FieldId, s: &str) -> Arc<str> {
+        if s.len() > CACHED_LEN {
+            return Arc::from(s);
+        }
+        let i = id as usize;
+        if i >= self.fields.len() {
+            self.fields.resize_with(i + 1, FieldCache::default);
+        }
+        let f = &mut self.fields[i];
+        if f.resting > 0 {
+            f.resting -= 1;
+            return Arc::from(s);
+        }
+        f.lookups += 1;
+        if f.lookups == VERDICT {
+            if f.hits < VERDICT / 4 {
+                f.resting = u32::from(VERDICT) * 64;
+            }
+            f.lookups = 0;
+            f.hits = 0;
+        }
+        if let Some(v) = f.values.iter().flatten().find(|v| ***v == *s) {
+            f.hits += 1;
+            return Arc::clone(v);
+        }
+        let v: Arc<str> = Arc::from(s);
+        f.values[f.next as usize] = Some(Arc::clone(&v));
+        f.next = (f.next + 1) % CACHED as u8;
+        v
+    }
+}
+
 /// Deepest nesting [`Fast`] scans; deeper records go to serde_json (whose limit is 128).
 const FAST_DEPTH: u32 = 100;
 
@@ -189,6 +259,7 @@ struct Fast<'a> {
     at: usize,
     /// Trie nodes entered so far (a second entry is a duplicate key: left to serde_json).
     entered: u64,
+    cache: &'a mut StrCache,
 }
 
 impl Fast<'_> {
@@ -354,9 +425,13 @@ impl Fast<'_> {
                 }
             }
             b'"' => {
-                let s = self.string()?;
+                let start = self.at + 1;
+                let end = string_end(self.bytes, start)?;
+                self.at = end + 1;
                 if let Some(id) = field {
-                    out[id as usize] = Val::Str(Arc::from(s));
+                    // Quotes are ASCII, so both ends are character boundaries of the text.
+                    let s = self.text.get(start..end)?;
+                    out[id as usize] = Val::Str(self.cache.get(id, s));
                 }
                 Some(())
             }
@@ -788,19 +863,59 @@ mod tests {
         }
     }
 
+    #[test]
+    fn repeated_short_values_share_one_string_and_unique_ones_stop_being_looked_up() {
+        let t = table(&[vec![key("kind")], vec![key("id")]]);
+        let p = t.projector();
+        let mut cache = StrCache::default();
+        let decode = |cache: &mut StrCache, kind: &str, id: usize| {
+            p.decode_with(&format!(r#"{{"kind": "{kind}", "id": "e-{id}"}}"#), cache).unwrap()
+        };
+        let first = decode(&mut cache, "A", 0);
+        let mut shared = 0;
+        for i in 1..2000 {
+            let kind = ["A", "B", "C"][i % 3];
+            let got = decode(&mut cache, kind, i);
+            // The values are the record's, cached or not.
+            assert!(same(&got[0], &Val::Str(kind.into())));
+            assert!(same(&got[1], &Val::Str(format!("e-{i}").into())));
+            if let (Val::Str(a), Val::Str(b)) = (&got[0], &first[0])
+                && kind == "A"
+                && Arc::ptr_eq(a, b)
+            {
+                shared += 1;
+            }
+        }
+        assert!(shared > 600, "{shared} of 666 `A`s shared the first one's string");
+        let ids = &cache.fields[1];
+        assert!(ids.resting > 0, "ids never repeat: the cache stopped looking them up");
+        assert!(cache.fields[0].resting == 0, "kinds repeat: still cached");
+    }
+
+    thread_local! {
+        /// One string cache across the records a test thread checks, as a pipeline keeps one.
+        static STRINGS: std::cell::RefCell<StrCache> = std::cell::RefCell::default();
+    }
+
     fn check(table: &FieldTable, text: &str) -> Result<(), String> {
         let expected = dom(table, text);
-        let got = table.decode(text);
-        let agree = match (&expected, &got) {
-            (Ok(e), Ok(g)) => e.len() == g.len() && e.iter().zip(g.iter()).all(|(e, g)| same(e, g)),
-            (Err(e), Err(g)) => e == g,
-            _ => false,
-        };
-        if agree {
-            Ok(())
-        } else {
-            Err(format!("text {text:?}\n  DOM:       {expected:?}\n  projector: {got:?}"))
+        let fresh = table.decode(text);
+        let cached = STRINGS.with(|c| table.projector().decode_with(text, &mut c.borrow_mut()));
+        for got in [fresh, cached] {
+            let agree = match (&expected, &got) {
+                (Ok(e), Ok(g)) => {
+                    e.len() == g.len() && e.iter().zip(g.iter()).all(|(e, g)| same(e, g))
+                }
+                (Err(e), Err(g)) => e == g,
+                _ => false,
+            };
+            if !agree {
+                return Err(format!(
+                    "text {text:?}\n  DOM:       {expected:?}\n  projector: {got:?}"
+                ));
+            }
         }
+        Ok(())
     }
 
     #[test]
@@ -892,7 +1007,8 @@ mod tests {
         let p = table.projector();
         assert!(p.fast);
         let mut out = vec![Val::Missing; p.len()];
-        Fast { projector: p, text, bytes: text.as_bytes(), at: 0, entered: 0 }
+        let cache = &mut StrCache::default();
+        Fast { projector: p, text, bytes: text.as_bytes(), at: 0, entered: 0, cache }
             .record(&mut out)
             .map(|()| out)
     }

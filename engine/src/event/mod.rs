@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use cepheus_grammar::ast::Segment;
 use rustc_hash::FxHashMap;
 
-pub use decode::Projector;
+pub use decode::{Projector, StrCache};
 pub use time::{format_rfc3339, parse_time};
 pub use value::{Val, format_float};
 

@@ -13,7 +13,7 @@ mod waiting;
 use std::sync::Arc;
 
 use crate::compile::{CompiledRule, RuleSet};
-use crate::event::{Event, RecordError, Val, key_text, parse_time, path_text};
+use crate::event::{Event, RecordError, StrCache, Val, key_text, parse_time, path_text};
 use crate::nfa::eval::{PathRef, Scope, holds};
 
 pub use partition::{Counters, Emitted, Limits, Partition};
@@ -37,6 +37,8 @@ pub struct Pipeline {
     routes: Vec<Route>,
     /// The repartition topics of `routes`.
     through: Vec<String>,
+    /// Strings of field values that repeat, shared from record to record.
+    strings: StrCache,
 }
 
 /// Where a rule reads its events from, in the Kafka daemon.
@@ -78,7 +80,7 @@ impl Pipeline {
             })
             .collect();
         let routes = vec![Route::Direct; rules.rules.len()];
-        Pipeline { rules, partitions, routes, through: Vec::new() }
+        Pipeline { rules, partitions, routes, through: Vec::new(), strings: StrCache::default() }
     }
 
     /// Events taken by partial matches keep their whole text, for outputs that print them
@@ -138,7 +140,7 @@ impl Pipeline {
         record_time: i64,
         result: &mut StepResult,
     ) {
-        let fields = match self.rules.fields.decode(raw) {
+        let fields = match self.rules.fields.projector().decode_with(raw, &mut self.strings) {
             Ok(fields) => fields,
             Err(error) => {
                 result.rejected.push(Rejected { rule: None, error });
@@ -245,7 +247,13 @@ impl Pipeline {
             })
             .collect::<Result<_, _>>()?;
         let routes = vec![Route::Direct; rules.rules.len()];
-        Ok(Pipeline { rules, partitions, routes, through: Vec::new() })
+        Ok(Pipeline {
+            rules,
+            partitions,
+            routes,
+            through: Vec::new(),
+            strings: StrCache::default(),
+        })
     }
 
     /// End of input: every rule's watermark becomes +infinity.
