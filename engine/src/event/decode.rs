@@ -201,7 +201,7 @@ struct FieldCache {
 }
 
 /// Values remembered per field.
-const CACHED: usize = 4;
+const CACHED: usize = 8;
 /// Longest value remembered (longer strings are rarely labels).
 const CACHED_LEN: usize = 32;
 /// Lookups per verdict; a field that hits less than a quarter of them rests this many times 64.
