@@ -176,10 +176,13 @@ pub fn digest(text: &str) -> [u64; 2] {
     [h as u64, (h >> 64) as u64]
 }
 
-/// An empty field array, shared: an event kept without fields allocates none.
+/// An empty field array, shared: an event kept without fields allocates none. One per thread,
+/// so that threads do not contend for its reference count.
 pub(crate) fn no_fields() -> Arc<[Val]> {
-    static EMPTY: OnceLock<Arc<[Val]>> = OnceLock::new();
-    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
+    thread_local! {
+        static EMPTY: Arc<[Val]> = Arc::from(Vec::new());
+    }
+    EMPTY.with(Arc::clone)
 }
 
 impl Event {

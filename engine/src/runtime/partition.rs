@@ -220,8 +220,7 @@ impl Partition {
         loop {
             let next_event = self.ready.next_time().filter(|&t| t <= w);
             let (keys, windows) = (&self.keys, &self.windows);
-            let next_timer =
-                self.timers.next(|t, k| armed(keys, windows, t, k)).filter(|&t| t <= w);
+            let next_timer = self.timers.due(w, |t, k| armed(keys, windows, t, k));
             match (next_event, next_timer) {
                 (_, Some(tt)) if next_event.is_none_or(|te| tt <= te) => {
                     let (t, key) = self.timers.pop().expect("peeked");

@@ -32,10 +32,14 @@ impl Timers {
         self.stale += 1;
     }
 
-    /// The earliest live timer's time; `armed(t, key)` says whether `key` is armed at `t`.
-    /// Stale entries on top are dropped on the way.
-    pub(super) fn next(&mut self, armed: impl Fn(i64, &str) -> bool) -> Option<i64> {
+    /// The earliest live timer's time if it is at most `w`; `armed(t, key)` says whether `key`
+    /// is armed at `t`. Stale entries on top are dropped on the way; a timer not yet due is
+    /// not checked (most steps end there, and checking means a lookup of its key).
+    pub(super) fn due(&mut self, w: i64, armed: impl Fn(i64, &str) -> bool) -> Option<i64> {
         while let Some(Reverse((t, key))) = self.heap.peek() {
+            if *t > w {
+                return None;
+            }
             if armed(*t, key) {
                 return Some(*t);
             }
@@ -45,7 +49,7 @@ impl Timers {
         None
     }
 
-    /// Takes the earliest entry (the one [`Timers::next`] found live).
+    /// Takes the earliest entry (the one [`Timers::due`] found live).
     pub(super) fn pop(&mut self) -> Option<(i64, Arc<str>)> {
         self.heap.pop().map(|Reverse(entry)| entry)
     }
@@ -100,7 +104,7 @@ mod tests {
             assert!(timers.len() <= 2 * model.len().max(REBUILD_MIN), "{}", timers.len());
         }
         let mut fired = Vec::new();
-        while let Some(t) = timers.next(|t, k| armed.get(k) == Some(&t)) {
+        while let Some(t) = timers.due(i64::MAX, |t, k| armed.get(k) == Some(&t)) {
             let (at, key) = timers.pop().expect("next found one");
             assert_eq!(at, t);
             armed.remove(&key);
