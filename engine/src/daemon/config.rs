@@ -125,8 +125,8 @@ pub struct RawLimits {
     pub max_buffered_events: Option<usize>,
     /// Open partial matches per key and rule (default 10000).
     pub max_runs_per_key: Option<usize>,
-    /// Records queued for one partition's worker; when full, the partition is paused
-    /// (default 10000).
+    /// Records prefetched for one partition (librdkafka's `queued.min.messages`, unless
+    /// `consumer` sets it); when its queue holds this many, fetching it waits (default 10000).
     pub queue_capacity: Option<usize>,
 }
 
