@@ -4,13 +4,12 @@
 //! [`KafkaSink`]. The supervisor tells it which queues are its own ([`Control`]); a queue whose
 //! partition was revoked is dropped between two batches.
 //!
-//! Commit protocol (at least once): for every record, the acknowledgements of the records it
-//! caused (triggers, DLQ, late, forwards) go, in input order, to the worker's committer, which
-//! awaits them and only then stores the record's next offset; librdkafka commits stored offsets.
-//! A record whose outputs were not all acknowledged is never committed, so after a crash it is
-//! read again. Outputs of time passing (an idle partition's timeouts) are awaited in the same
-//! order. The worker takes its queues in batches: the offsets of records that caused nothing are
-//! handed over once per batch (the latest per partition, behind everything before them), and the
+//! Commit protocol (at least once): the worker takes its queues in batches; the acknowledgements
+//! of everything a batch caused (triggers, DLQ, late, forwards) go, with the batch's latest offset
+//! per partition, to the worker's committer, which awaits them (and those of every batch before)
+//! and only then stores the next offsets; librdkafka commits stored offsets. A record whose
+//! outputs were not all acknowledged is never committed, so after a crash it is read again.
+//! Outputs of time passing (an idle partition's timeouts) are awaited in the same order. The
 //! committer stores each partition's latest offset once per round, not once per record.
 //! Partial matches live in memory: after a restart they start empty (durable state is the next
 //! step, with exactly-once).
@@ -62,10 +61,11 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// Acknowledgements still awaited for one record (or one step of idle time), and the offsets
+/// Acknowledgements still awaited for one batch (or one step of idle time), and the offsets
 /// that may be stored once they (and everything queued before them) are acknowledged.
 struct Pending {
-    /// (topic, partition, offset) of the records read; empty for outputs of time passing.
+    /// (topic, partition, offset) of the last record of each partition in the batch; empty for
+    /// outputs of time passing.
     offsets: Vec<(String, i32, i64)>,
     acks: Vec<(String, DeliveryFuture)>,
 }
@@ -73,9 +73,9 @@ struct Pending {
 /// Records a worker takes from its queues at a time.
 const BATCH: usize = 256;
 
-/// Acknowledgements a worker may have outstanding before it waits (bounds memory when the
-/// broker is slow: the worker stops, its queues fill, librdkafka stops fetching).
-const PENDING_CAPACITY: usize = 4096;
+/// Batches whose acknowledgements a worker may have outstanding before it waits (bounds memory
+/// when the broker is slow: the worker stops, its queues fill, librdkafka stops fetching).
+const PENDING_CAPACITY: usize = 64;
 
 /// How long a worker waits after its queue reported an error (the broker is unreachable, say)
 /// before reading again: librdkafka retries on its own, and the log needs no flood.
@@ -136,9 +136,10 @@ struct State {
     step: StepResult,
     records: Vec<OutRecord>,
     seq: u64,
-    /// Offsets of records that caused no output, not yet handed to the committer: at most one
-    /// per (topic, partition), stored after everything queued before them.
-    quiet: Vec<(String, i32, i64)>,
+    /// The batch's acknowledgements so far, in input order.
+    acks: Vec<(String, DeliveryFuture)>,
+    /// The batch's latest offset per (topic, partition).
+    offsets: Vec<(String, i32, i64)>,
     pending: mpsc::Sender<Pending>,
 }
 
@@ -157,7 +158,8 @@ async fn run(
         step: StepResult::default(),
         records: Vec::new(),
         seq: 0,
-        quiet: Vec::new(),
+        acks: Vec::new(),
+        offsets: Vec::new(),
         pending: ptx,
     };
     let mut queues: Vec<AssignedPartition> = Vec::new();
@@ -182,7 +184,8 @@ async fn run(
                 Round::Idle => {
                     state.pipeline.advance_to(clock::wall_millis(), &mut state.step);
                     state.shared.router.route(&mut state.step, None, &mut state.records);
-                    state.send(Vec::new()).await?;
+                    state.produce().await?;
+                    state.hand_over().await?;
                     deadline = Instant::now() + state.shared.idle_timeout;
                 }
             }
@@ -241,25 +244,14 @@ impl State {
                 &mut self.step,
                 &mut self.records,
             );
+            self.produce().await?;
             let (topic, p, offset) = (msg.topic(), msg.partition(), msg.offset());
-            let slot = self.quiet.iter().position(|(t, q, _)| t == topic && *q == p);
-            if self.records.is_empty() {
-                match slot {
-                    Some(i) => self.quiet[i].2 = offset,
-                    None => self.quiet.push((topic.to_string(), p, offset)),
-                }
-            } else {
-                // This record's offset covers the quiet ones of its partition before it.
-                if let Some(i) = slot {
-                    self.quiet.swap_remove(i);
-                }
-                self.send(vec![(topic.to_string(), p, offset)]).await?;
+            match self.offsets.iter_mut().find(|(t, q, _)| t == topic && *q == p) {
+                Some(slot) => slot.2 = offset,
+                None => self.offsets.push((topic.to_string(), p, offset)),
             }
         }
-        if !self.quiet.is_empty() {
-            let quiet = std::mem::take(&mut self.quiet);
-            self.send(quiet).await?;
-        }
+        self.hand_over().await?;
         if let Some(e) = error {
             log("warn", format_args!("consuming: {e}; next attempt in {ERROR_PAUSE:?}"));
             tokio::time::sleep(ERROR_PAUSE).await;
@@ -267,10 +259,33 @@ impl State {
         Ok(Round::Processed)
     }
 
-    /// Hands `self.records` to the producer and, with `offsets`, their acknowledgements to the
-    /// committer.
-    async fn send(&mut self, offsets: Vec<(String, i32, i64)>) -> Result<(), DaemonError> {
-        send(&self.shared, &self.pending, offsets, &mut self.records).await
+    /// Hands `self.records` to the producer; their acknowledgements join the batch's.
+    async fn produce(&mut self) -> Result<(), DaemonError> {
+        for r in self.records.drain(..) {
+            let ack = self
+                .shared
+                .sink
+                .send(&r)
+                .await
+                .map_err(|e| DaemonError::kafka(format!("producing to {}", r.topic), e))?;
+            self.acks.push((r.topic, ack));
+        }
+        Ok(())
+    }
+
+    /// Hands the batch's acknowledgements and offsets to the committer.
+    async fn hand_over(&mut self) -> Result<(), DaemonError> {
+        if self.acks.is_empty() && self.offsets.is_empty() {
+            return Ok(());
+        }
+        let batch = Pending {
+            offsets: std::mem::take(&mut self.offsets),
+            acks: std::mem::take(&mut self.acks),
+        };
+        self.pending
+            .send(batch)
+            .await
+            .map_err(|_| DaemonError::Internal("the committer stopped early".into()))
     }
 }
 
@@ -372,30 +387,6 @@ fn origin<'m>(msg: &'m BorrowedMessage<'_>) -> Option<(&'m str, i32, i64)> {
         get(h::SOURCE_PARTITION)?.parse().ok()?,
         get(h::SOURCE_OFFSET)?.parse().ok()?,
     ))
-}
-
-async fn send(
-    shared: &Shared,
-    pending: &mpsc::Sender<Pending>,
-    offsets: Vec<(String, i32, i64)>,
-    records: &mut Vec<OutRecord>,
-) -> Result<(), DaemonError> {
-    if records.is_empty() && offsets.is_empty() {
-        return Ok(());
-    }
-    let mut acks = Vec::with_capacity(records.len());
-    for r in records.drain(..) {
-        let ack = shared
-            .sink
-            .send(&r)
-            .await
-            .map_err(|e| DaemonError::kafka(format!("producing to {}", r.topic), e))?;
-        acks.push((r.topic, ack));
-    }
-    pending
-        .send(Pending { offsets, acks })
-        .await
-        .map_err(|_| DaemonError::Internal("the committer stopped early".into()))
 }
 
 /// Awaits acknowledgements in input order and stores each record's next offset after them:
