@@ -125,8 +125,9 @@ pub struct RawLimits {
     pub max_buffered_events: Option<usize>,
     /// Open partial matches per key and rule (default 10000).
     pub max_runs_per_key: Option<usize>,
-    /// Records queued for one partition's worker; when full, the partition is paused
-    /// (default 10000).
+    /// Records prefetched for one partition (librdkafka's `queued.min.messages`, unless
+    /// `consumer` sets it); when its queue holds this many, fetching it waits (default 25000:
+    /// a shallower queue runs dry while the broker is slow to answer, and the worker waits).
     pub queue_capacity: Option<usize>,
 }
 
@@ -450,7 +451,7 @@ impl Config {
             max_record_bytes: l.max_record_bytes.unwrap_or(1 << 20),
             max_buffered_events: l.max_buffered_events.unwrap_or(1_000_000),
             max_runs_per_key: l.max_runs_per_key.unwrap_or(10_000),
-            queue_capacity: l.queue_capacity.unwrap_or(10_000),
+            queue_capacity: l.queue_capacity.unwrap_or(25_000),
         };
         for (k, v) in [
             ("limits.max_record_bytes", limits.max_record_bytes),

@@ -1,29 +1,27 @@
-//! The Kafka daemon's main loop: joins the group (or assigns a backfill's partitions), routes
-//! each record to the worker of its partition number, pauses a partition whose worker's queue is
-//! full, reacts to rebalances, and shuts down gracefully.
+//! The Kafka daemon's main loop: joins the group (or assigns a backfill's partitions), gives
+//! each assigned partition's queue to the worker of its partition number, takes revoked queues
+//! back, polls the consumer's main queue (rebalances, errors), and shuts down gracefully.
 //!
-//! Shutdown (the `stop` signal): stop fetching; close every worker's queue, so the workers
-//! finish the records already queued and their committers store the offsets whose outputs were
-//! acknowledged; flush the producer; commit the stored offsets synchronously; leave the group.
-//! Records fetched but not yet queued (behind a paused partition) are not committed and are
-//! read again by the next run.
+//! Shutdown (the `stop` signal): stop every worker, so each finishes the batch in hand and its
+//! committer stores the offsets whose outputs were acknowledged; flush the producer; commit the
+//! stored offsets synchronously; leave the group. Records fetched but not yet processed are not
+//! committed and are read again by the next run.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::Message;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::worker::{self, Shared, Worker};
+use super::worker::{self, Control, Shared, Worker};
 use super::{Config, DaemonError, log, repartition};
 use crate::compile::RuleSet;
 use crate::io::sink::Router;
 use crate::io::sink::kafka::KafkaSink;
-use crate::io::source::kafka::{self as source, Assignment, StartFrom};
+use crate::io::source::kafka::{self as source, AssignedPartition, Assignment, StartFrom};
 
 /// How a run starts and what group it commits to.
 #[derive(Debug, Clone)]
@@ -121,10 +119,17 @@ pub async fn run_reporting(
     }
 
     let (changes_tx, mut changes) = mpsc::unbounded_channel();
-    let consumer =
-        source::consumer(&brokers, &group, &config.consumer, config.commit_interval, changes_tx)
-            .map_err(|e| DaemonError::Config(format!("consumer properties: {e}")))?;
-    let consumer = Arc::new(consumer);
+    let settings = source::ConsumerSettings {
+        brokers: &brokers,
+        group: &group,
+        props: &config.consumer,
+        commit_interval: config.commit_interval,
+        queue_capacity: config.limits.queue_capacity,
+    };
+    let consumer = source::consumer(&settings, changes_tx)
+        .map_err(|e| DaemonError::Config(format!("consumer properties: {e}")))?;
+    // A backfill's partitions, assigned before the workers exist.
+    let mut backfill: Vec<AssignedPartition> = Vec::new();
     match opts.from {
         StartFrom::Committed => {
             let all = plan.inputs(&inputs);
@@ -144,6 +149,7 @@ pub async fn run_reporting(
                             "info",
                             format_args!("backfill of {} partitions ({group})", parts.len()),
                         );
+                        backfill = parts;
                         break;
                     }
                     Err(e) => {
@@ -178,30 +184,41 @@ pub async fn run_reporting(
     let mut state = Loop {
         threads: threads.handle(),
         shared,
-        capacity: config.limits.queue_capacity,
         workers: HashMap::new(),
-        retired: Vec::new(),
-        stash: HashMap::new(),
+        retired: HashMap::new(),
         assigned: BTreeSet::new(),
         assignment,
     };
+    if !backfill.is_empty() {
+        state.rebalanced(Assignment::Assigned(backfill));
+    }
 
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut fast = tokio::time::interval(Duration::from_millis(1));
-    fast.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut backoff = BACKOFF_START;
+    let mut last_error = tokio::time::Instant::now();
     let outcome: Result<(), DaemonError> = loop {
         tokio::select! {
             _ = stop.changed() => break Ok(()),
             Some(change) = changes.recv() => state.rebalanced(change),
+            // Rebalances are served here (their callback runs inside this poll); records never
+            // arrive here, since every assigned partition has its own queue.
             msg = consumer.recv() => match msg {
                 Ok(m) => {
-                    backoff = BACKOFF_START;
-                    state.dispatch(m.detach());
+                    break Err(DaemonError::Internal(format!(
+                        "a record of {}[{}] arrived on the consumer's main queue instead of \
+                         its partition's queue",
+                        m.topic(),
+                        m.partition()
+                    )));
                 }
                 Err(e) => {
-                    // Never spin on a broker that is down: wait, longer each time.
+                    // Never spin on a broker that is down: wait, longer each time (and from
+                    // the start again once errors have stopped for a while).
+                    if last_error.elapsed() > BACKOFF_MAX * 2 {
+                        backoff = BACKOFF_START;
+                    }
+                    last_error = tokio::time::Instant::now();
                     log("warn", format_args!("consuming: {e}; next attempt in {backoff:?}"));
                     if sleep_or_stop(backoff, &mut stop).await {
                         break Ok(());
@@ -209,11 +226,7 @@ pub async fn run_reporting(
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
             },
-            // While records wait for room in a queue, look for room every millisecond: a worker
-            // empties a full queue in a few, and waiting for the slow tick would idle it.
-            _ = fast.tick(), if !state.stash.is_empty() => state.drain_stash(),
             _ = tick.tick() => {
-                state.drain_stash();
                 if let Some(e) = state.failed().await {
                     break Err(e);
                 }
@@ -300,105 +313,56 @@ struct Loop {
     /// Where workers run.
     threads: tokio::runtime::Handle,
     shared: Arc<Shared>,
-    capacity: usize,
     /// Partition number -> its worker.
     workers: HashMap<i32, Worker>,
-    /// Workers of revoked partitions, finishing their queues.
-    retired: Vec<JoinHandle<Result<(), DaemonError>>>,
-    /// Records waiting for room in a full queue, per partition number; their partitions are
-    /// paused until the stash drains. Bounded by what librdkafka had fetched before the pause.
-    stash: HashMap<i32, VecDeque<OwnedMessage>>,
+    /// Workers of revoked partition numbers, finishing their last batch; a new worker of the
+    /// same number waits for its predecessor.
+    retired: HashMap<i32, JoinHandle<Result<(), DaemonError>>>,
     assigned: Partitions,
     /// Where `assigned` is published after each rebalance.
     assignment: watch::Sender<Partitions>,
 }
 
 impl Loop {
-    fn dispatch(&mut self, msg: OwnedMessage) {
-        let p = msg.partition();
-        if self.stash.contains_key(&p) {
-            // Keep the input order: behind what already waits.
-            self.pause(msg.topic(), p);
-            self.stash.entry(p).or_default().push_back(msg);
-            return;
-        }
-        let worker = self.workers.entry(p).or_insert_with(|| {
-            worker::spawn(p, Arc::clone(&self.shared), self.capacity, &self.threads)
-        });
-        match worker.tx.try_send(msg) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(msg)) => {
-                self.pause(msg.topic(), p);
-                self.stash.entry(p).or_default().push_back(msg);
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                // The worker failed; `failed` reports why on the next tick.
-            }
-        }
-    }
-
-    fn pause(&self, topic: &str, partition: i32) {
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(topic, partition);
-        // Pausing a partition that was just revoked fails harmlessly.
-        let _ = self.shared.consumer.pause(&tpl);
-    }
-
-    /// Moves stashed records into queues that have room; resumes partitions whose stash is empty.
-    fn drain_stash(&mut self) {
-        let mut emptied = Vec::new();
-        for (p, q) in &mut self.stash {
-            let Some(worker) = self.workers.get(p) else {
-                emptied.push(*p);
-                continue;
-            };
-            while let Some(msg) = q.pop_front() {
-                match worker.tx.try_send(msg) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(msg)) => {
-                        q.push_front(msg);
-                        break;
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => break,
-                }
-            }
-            if q.is_empty() {
-                emptied.push(*p);
-            }
-        }
-        for p in emptied {
-            self.stash.remove(&p);
-            let mut tpl = TopicPartitionList::new();
-            for (t, q) in &self.assigned {
-                if *q == p {
-                    tpl.add_partition(t, p);
-                }
-            }
-            let _ = self.shared.consumer.resume(&tpl);
-        }
-    }
-
     fn rebalanced(&mut self, change: Assignment) {
         match change {
             Assignment::Assigned(parts) => {
-                log("info", format_args!("assigned {}", describe(&parts)));
-                self.assigned.extend(parts);
+                let names: Vec<(String, i32)> =
+                    parts.iter().map(|p| (p.topic.clone(), p.partition)).collect();
+                log("info", format_args!("assigned {}", describe(&names)));
+                self.assigned.extend(names);
+                for part in parts {
+                    let p = part.partition;
+                    let worker = self.workers.entry(p).or_insert_with(|| {
+                        let previous = self.retired.remove(&p);
+                        worker::spawn(p, Arc::clone(&self.shared), &self.threads, previous)
+                    });
+                    // A worker that failed dropped its receiver; `failed` reports why on the
+                    // next tick.
+                    let _ = worker.control.send(Control::Assign(part));
+                }
             }
             Assignment::Revoked(parts) => {
                 log("info", format_args!("revoked {}", describe(&parts)));
                 for p in &parts {
                     self.assigned.remove(p);
                 }
+                for (topic, p) in &parts {
+                    if let Some(w) = self.workers.get(p) {
+                        let _ = w.control.send(Control::Revoke(topic.clone()));
+                    }
+                }
                 // A partition number's worker stops when none of its topics' partitions is
-                // ours any more; it finishes what is queued (its stores for revoked partitions
-                // fail, and the new owner reads those records again).
+                // ours any more; it finishes the batch in hand (its stores for revoked
+                // partitions fail, and the new owner reads those records again).
                 let numbers: BTreeSet<i32> = parts.iter().map(|(_, p)| *p).collect();
                 for p in numbers {
-                    if !self.assigned.iter().any(|(_, q)| *q == p) {
-                        self.stash.remove(&p);
-                        if let Some(w) = self.workers.remove(&p) {
-                            self.retired.push(w.join);
-                        }
+                    if !self.assigned.iter().any(|(_, q)| *q == p)
+                        && let Some(w) = self.workers.remove(&p)
+                    {
+                        // None is retired under this number yet: a worker spawned after a
+                        // retirement takes its predecessor along.
+                        self.retired.insert(p, w.join);
                     }
                 }
             }
@@ -422,9 +386,9 @@ impl Loop {
         None
     }
 
-    /// Closes every queue; the returned tasks finish and commit.
+    /// Stops every worker; the returned tasks finish and commit.
     fn close(self) -> Vec<JoinHandle<Result<(), DaemonError>>> {
-        let mut joins = self.retired;
+        let mut joins: Vec<_> = self.retired.into_values().collect();
         joins.extend(self.workers.into_values().map(|w| w.join));
         joins
     }
