@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0;
             for line in &lines {
-                n += projector.decode_with(line, &mut cache).map_or(0, |f| f.len());
+                n += projector.decode_with(line, &mut cache).map_or(0, |(f, _)| f.len());
             }
             n
         })

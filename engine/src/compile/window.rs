@@ -140,7 +140,7 @@ pub(super) fn compile(
     }
 
     // The scope of `having` and `emit`: aggregates first, then key, start, end, in this order.
-    let mut scope = FieldTable::bare();
+    let mut scope = FieldTable::new();
     let mut names: Vec<Vec<Segment>> =
         aggregates.iter().map(|a| vec![Segment::Key(a.name.clone())]).collect();
     names.push(vec![Segment::Key("key".into())]);

@@ -137,21 +137,32 @@ impl Projector {
     /// Errors: [`RecordError::NotJson`] with serde_json's message, or
     /// [`RecordError::NotObject`] for valid JSON that is not an object.
     pub fn decode(&self, text: &str) -> Result<Arc<[Val]>, RecordError> {
-        self.decode_with(text, &mut StrCache::default())
+        self.decode_with(text, &mut StrCache::default()).map(|(fields, _)| fields)
     }
 
     /// [`Projector::decode`], sharing the strings of fields whose values repeat through `cache`
-    /// (one cache per input stream, kept from record to record).
-    pub fn decode_with(&self, text: &str, cache: &mut StrCache) -> Result<Arc<[Val]>, RecordError> {
+    /// (one cache per input stream, kept from record to record); also where the record's id is.
+    pub fn decode_with(
+        &self,
+        text: &str,
+        cache: &mut StrCache,
+    ) -> Result<(Arc<[Val]>, IdSpans), RecordError> {
         // Built in place: one allocation, no copy from a `Box<[Val]>` into an `Arc<[Val]>`.
         let mut fields: Arc<[Val]> = std::iter::repeat_n(Val::Missing, self.len).collect();
         let out = Arc::get_mut(&mut fields).expect("a new Arc has no other owner");
-        if self.fast {
-            if (Fast { projector: self, text, bytes: text.as_bytes(), at: 0, entered: 0, cache })
-                .record(out)
-                .is_some()
-            {
-                return Ok(fields);
+        if self.fast && text.len() < ID_LIMIT {
+            let mut fast = Fast {
+                projector: self,
+                text,
+                bytes: text.as_bytes(),
+                at: 0,
+                entered: 0,
+                cache,
+                ids: IdSpans::NONE,
+            };
+            if fast.record(out).is_some() {
+                let ids = fast.ids;
+                return Ok((fields, ids));
             }
             // Something the scanner leaves to serde_json (or an error): start again there.
             out.fill(Val::Missing);
@@ -161,7 +172,7 @@ impl Projector {
             .deserialize(&mut de)
             .and_then(|is_object| de.end().map(|()| is_object))
             .map_err(|e| RecordError::NotJson(e.to_string()))?;
-        if is_object { Ok(fields) } else { Err(RecordError::NotObject) }
+        if is_object { Ok((fields, IdSpans::UNKNOWN)) } else { Err(RecordError::NotObject) }
     }
 
     fn key_child(&self, node: u32, key: &str) -> Option<u32> {
@@ -174,6 +185,38 @@ impl Projector {
 
     fn index_child(&self, node: u32, index: u32) -> Option<u32> {
         self.nodes[node as usize].indexes.iter().find(|(i, _)| *i == index).map(|&(_, n)| n)
+    }
+}
+
+/// Records from this length on are not scanned (the place of their id would not fit the
+/// [`IdSpans`]): serde_json decodes them, and the id is read from the text when needed.
+const ID_LIMIT: usize = (u32::MAX - 2) as usize;
+
+/// Where a record's own id is in its text: the byte ranges of the values of its top-level
+/// `event_id` and `id` members, as decoding found them (a string's range has no escape in it:
+/// the scanner leaves those to serde_json). An event's id is needed only when it is taken into
+/// a partial match or reported in one, so decoding notes where it is and builds nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdSpans {
+    spans: [(u32, u32); 2],
+}
+
+/// A member that is not there.
+const ABSENT: (u32, u32) = (u32::MAX, u32::MAX);
+/// Decoding did not look (the record went through serde_json).
+const UNKNOWN: (u32, u32) = (u32::MAX - 1, u32::MAX - 1);
+
+impl IdSpans {
+    /// Not known: the id is read from the text when needed.
+    pub const UNKNOWN: IdSpans = IdSpans { spans: [UNKNOWN, UNKNOWN] };
+    const NONE: IdSpans = IdSpans { spans: [ABSENT, ABSENT] };
+
+    /// The ranges of `event_id`'s and `id`'s values, each if present; `None` if not known.
+    pub fn spans(self) -> Option<[Option<(usize, usize)>; 2]> {
+        if self == IdSpans::UNKNOWN {
+            return None;
+        }
+        Some(self.spans.map(|s| (s != ABSENT).then_some((s.0 as usize, s.1 as usize))))
     }
 }
 
@@ -260,10 +303,12 @@ struct Fast<'a> {
     /// Trie nodes entered so far (a second entry is a duplicate key: left to serde_json).
     entered: u64,
     cache: &'a mut StrCache,
+    /// Where the record's top-level `event_id` and `id` values are.
+    ids: IdSpans,
 }
 
 impl Fast<'_> {
-    fn record(mut self, out: &mut [Val]) -> Option<()> {
+    fn record(&mut self, out: &mut [Val]) -> Option<()> {
         self.ws();
         if self.peek()? != b'{' {
             return None;
@@ -379,11 +424,23 @@ impl Fast<'_> {
                     }
                     let key = self.string()?;
                     let child = node.and_then(|n| p.key_child(n, key));
+                    let id_slot = match key {
+                        "event_id" if depth == 0 => Some(0),
+                        "id" if depth == 0 => Some(1),
+                        _ => None,
+                    };
                     if let Some(c) = child {
                         self.enter(c)?;
                     }
                     self.eat(b':')?;
+                    self.ws();
+                    let start = self.at;
                     self.value(child, out, depth + 1)?;
+                    if let Some(slot) = id_slot {
+                        // The last of a repeated member wins, as in a JSON tree. Both ends fit:
+                        // longer records are not scanned.
+                        self.ids.spans[slot] = (start as u32, self.at as u32);
+                    }
                     self.ws();
                     match self.peek()? {
                         b',' => self.at += 1,
@@ -828,7 +885,7 @@ mod tests {
     }
 
     fn table(paths: &[Vec<Segment>]) -> FieldTable {
-        let mut t = FieldTable::bare();
+        let mut t = FieldTable::new();
         for p in paths {
             t.intern(p);
         }
@@ -869,7 +926,7 @@ mod tests {
         let p = t.projector();
         let mut cache = StrCache::default();
         let decode = |cache: &mut StrCache, kind: &str, id: usize| {
-            p.decode_with(&format!(r#"{{"kind": "{kind}", "id": "e-{id}"}}"#), cache).unwrap()
+            p.decode_with(&format!(r#"{{"kind": "{kind}", "id": "e-{id}"}}"#), cache).unwrap().0
         };
         let first = decode(&mut cache, "A", 0);
         let mut shared = 0;
@@ -900,7 +957,9 @@ mod tests {
     fn check(table: &FieldTable, text: &str) -> Result<(), String> {
         let expected = dom(table, text);
         let fresh = table.decode(text);
-        let cached = STRINGS.with(|c| table.projector().decode_with(text, &mut c.borrow_mut()));
+        let cached = STRINGS
+            .with(|c| table.projector().decode_with(text, &mut c.borrow_mut()))
+            .map(|(fields, _)| fields);
         for got in [fresh, cached] {
             let agree = match (&expected, &got) {
                 (Ok(e), Ok(g)) => {
@@ -1008,7 +1067,8 @@ mod tests {
         assert!(p.fast);
         let mut out = vec![Val::Missing; p.len()];
         let cache = &mut StrCache::default();
-        Fast { projector: p, text, bytes: text.as_bytes(), at: 0, entered: 0, cache }
+        let ids = IdSpans::NONE;
+        Fast { projector: p, text, bytes: text.as_bytes(), at: 0, entered: 0, cache, ids }
             .record(&mut out)
             .map(|()| out)
     }

@@ -2,9 +2,10 @@
 //!
 //! A record is decoded once, straight into the fields the loaded rules read (a [`FieldTable`]
 //! built when the rules compile): a flat array of [`Val`]s that conditions index directly (see
-//! [`Projector`]). Every table starts with the event's own id fields (`event_id`, `id`, for
-//! `context_window`). The original text is kept while the event is processed; an event held in a
-//! key's state keeps only what the outputs need (see [`Keep`]).
+//! [`Projector`]). Decoding also notes where the record's own id (`event_id`, `id`) is in its
+//! text, without building it: most events are never in a match. The original text is kept while
+//! the event is processed; an event held in a key's state keeps only what the outputs need (see
+//! [`Keep`]).
 
 mod decode;
 mod time;
@@ -15,21 +16,17 @@ use std::sync::{Arc, OnceLock};
 
 use cepheus_grammar::ast::Segment;
 use rustc_hash::FxHashMap;
+use serde::de;
 
-pub use decode::{Projector, StrCache};
+pub use decode::{IdSpans, Projector, StrCache};
 pub use time::{format_rfc3339, parse_time};
 pub use value::{Val, format_float};
 
 /// Index of a field path in a [`FieldTable`].
 pub type FieldId = u32;
 
-/// The field of every table that holds an event's `event_id` (see [`Event::id`]).
-pub const EVENT_ID_FIELD: FieldId = 0;
-/// The field of every table that holds an event's `id`, used when it has no `event_id`.
-pub const ID_FIELD: FieldId = 1;
-
 /// The field paths the loaded rules read, each with a stable id.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FieldTable {
     paths: Vec<Vec<Segment>>,
     index: FxHashMap<Vec<Segment>, FieldId>,
@@ -37,25 +34,9 @@ pub struct FieldTable {
     projector: OnceLock<Projector>,
 }
 
-impl Default for FieldTable {
-    fn default() -> Self {
-        FieldTable::new()
-    }
-}
-
 impl FieldTable {
-    /// A table holding the id fields ([`EVENT_ID_FIELD`], [`ID_FIELD`]), for records.
     pub fn new() -> FieldTable {
-        let mut table = FieldTable::bare();
-        let event_id = table.intern(&[Segment::Key("event_id".into())]);
-        let id = table.intern(&[Segment::Key("id".into())]);
-        debug_assert_eq!((event_id, id), (EVENT_ID_FIELD, ID_FIELD));
-        table
-    }
-
-    /// A table without the id fields, for values that are not records (a window's scope).
-    pub fn bare() -> FieldTable {
-        FieldTable { paths: Vec::new(), index: FxHashMap::default(), projector: OnceLock::new() }
+        FieldTable::default()
     }
 
     /// The id of `path`, if the table holds it.
@@ -96,6 +77,12 @@ impl FieldTable {
     /// and without building a JSON tree; see [`Projector::decode`].
     pub fn decode(&self, text: &str) -> Result<Arc<[Val]>, RecordError> {
         self.projector().decode(text)
+    }
+
+    /// A record as an event: [`FieldTable::decode`], and where its id is.
+    pub fn decode_event(&self, seq: u64, ts: i64, text: &str) -> Result<Event, RecordError> {
+        let (fields, ids) = self.projector().decode_with(text, &mut StrCache::default())?;
+        Ok(Event::with_ids(seq, ts, Arc::from(text), fields, ids))
     }
 
     /// Projects every field of the table out of a decoded JSON value. [`FieldTable::decode`]
@@ -147,8 +134,8 @@ pub struct Event {
 /// What an event holds of its record's text.
 #[derive(Debug, Clone)]
 pub enum Text {
-    /// The text as it was read.
-    Whole(Arc<str>),
+    /// The text as it was read, and where its id is in it.
+    Whole { raw: Arc<str>, ids: IdSpans },
     /// What outputs other than `--matches` read of it: its digest (which `trigger_id` hashes)
     /// and its own id (for `context_window`).
     Digest { digest: [u64; 2], id: Option<Arc<str>> },
@@ -186,9 +173,14 @@ pub(crate) fn no_fields() -> Arc<[Val]> {
 }
 
 impl Event {
-    /// An event read from `raw`, its fields decoded.
+    /// An event read from `raw`, its fields decoded; where its id is will be found when needed.
     pub fn new(seq: u64, ts: i64, raw: Arc<str>, fields: Arc<[Val]>) -> Event {
-        Event { seq, ts, text: Text::Whole(raw), fields }
+        Event::with_ids(seq, ts, raw, fields, IdSpans::UNKNOWN)
+    }
+
+    /// [`Event::new`], with where decoding found its id.
+    pub fn with_ids(seq: u64, ts: i64, raw: Arc<str>, fields: Arc<[Val]>, ids: IdSpans) -> Event {
+        Event { seq, ts, text: Text::Whole { raw, ids }, fields }
     }
 
     pub fn field(&self, id: FieldId) -> &Val {
@@ -198,7 +190,7 @@ impl Event {
     /// The record's text, unless the event was kept without it.
     pub fn raw(&self) -> Option<&str> {
         match &self.text {
-            Text::Whole(raw) => Some(raw),
+            Text::Whole { raw, .. } => Some(raw),
             Text::Digest { .. } => None,
         }
     }
@@ -206,7 +198,7 @@ impl Event {
     /// The digest of the record's text (see [`digest`]).
     pub fn digest(&self) -> [u64; 2] {
         match &self.text {
-            Text::Whole(raw) => digest(raw),
+            Text::Whole { raw, .. } => digest(raw),
             Text::Digest { digest, .. } => *digest,
         }
     }
@@ -215,38 +207,116 @@ impl Event {
     /// `context_window`. A number reads as JSON prints it.
     pub fn id(&self) -> Option<String> {
         match &self.text {
-            Text::Whole(_) => self.id_field().map(Cow::into_owned),
+            Text::Whole { raw, ids } => whole_id(raw, *ids).map(Cow::into_owned),
             Text::Digest { id, .. } => id.as_deref().map(str::to_owned),
         }
-    }
-
-    fn id_field(&self) -> Option<Cow<'_, str>> {
-        [EVENT_ID_FIELD, ID_FIELD].into_iter().find_map(|f| match self.field(f) {
-            Val::Str(s) => Some(Cow::Borrowed(&**s)),
-            Val::Int(i) => Some(Cow::Owned(i.to_string())),
-            Val::Float(f) => serde_json::Number::from_f64(*f).map(|n| Cow::Owned(n.to_string())),
-            _ => None,
-        })
     }
 
     /// The event as a key's state keeps it.
     pub fn kept(&self, keep: Keep) -> Event {
         let text = match (&self.text, keep) {
             (text, Keep::Text) | (text @ Text::Digest { .. }, _) => text.clone(),
-            (Text::Whole(raw), _) => {
-                let id = match self.field(EVENT_ID_FIELD) {
-                    // The common case shares the decoded string.
-                    Val::Str(s) => Some(Arc::clone(s)),
-                    _ => self.id_field().map(|id| Arc::from(&*id)),
-                };
-                Text::Digest { digest: digest(raw), id }
-            }
+            (Text::Whole { raw, ids }, _) => Text::Digest {
+                digest: digest(raw),
+                id: whole_id(raw, *ids).map(|id| Arc::from(&*id)),
+            },
         };
         let fields = match keep {
             Keep::Id => no_fields(),
             Keep::Text | Keep::Fields => Arc::clone(&self.fields),
         };
         Event { seq: self.seq, ts: self.ts, text, fields }
+    }
+}
+
+/// The id of a record: from where decoding found it, else by reading the record again.
+fn whole_id(raw: &str, ids: IdSpans) -> Option<Cow<'_, str>> {
+    match ids.spans() {
+        Some(spans) => spans.into_iter().flatten().find_map(|(start, end)| {
+            let value = raw.get(start..end)?;
+            match value.as_bytes().first()? {
+                // Decoding recorded a span only for a string without escapes.
+                b'"' => value.get(1..value.len() - 1).map(Cow::Borrowed),
+                b'-' | b'0'..=b'9' => match serde_json::from_str(value).ok()? {
+                    serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }),
+        None => read_id(raw).map(Cow::Owned),
+    }
+}
+
+/// The id of a record, read from its text (`event_id`, else `id`; the last of each, as a JSON
+/// tree would keep). Other values are skipped without being built.
+fn read_id(raw: &str) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let ids = de::Deserializer::deserialize_map(&mut de, IdsVisitor).ok()?;
+    [ids.event_id, ids.id].into_iter().flatten().find_map(|v| match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// The `event_id` and `id` members of a record (see [`read_id`]).
+#[derive(Default)]
+struct Ids {
+    event_id: Option<serde_json::Value>,
+    id: Option<serde_json::Value>,
+}
+
+struct IdsVisitor;
+
+impl<'de> de::Visitor<'de> for IdsVisitor {
+    type Value = Ids;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Ids, A::Error> {
+        let mut ids = Ids::default();
+        while let Some(key) = map.next_key::<IdKey>()? {
+            match key {
+                IdKey::EventId => ids.event_id = Some(map.next_value()?),
+                IdKey::Id => ids.id = Some(map.next_value()?),
+                IdKey::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// A member name of a record, as [`IdsVisitor`] needs it (without copying the name).
+enum IdKey {
+    EventId,
+    Id,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for IdKey {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<IdKey, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = IdKey;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<IdKey, E> {
+                Ok(match key {
+                    "event_id" => IdKey::EventId,
+                    "id" => IdKey::Id,
+                    _ => IdKey::Other,
+                })
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -284,6 +354,37 @@ mod tests {
 
     fn key(k: &str) -> Segment {
         Segment::Key(k.into())
+    }
+
+    /// The id found where decoding noted it is the id read from the text, whatever the record.
+    #[test]
+    fn ids_found_by_decoding_are_the_ids_read_from_the_text() {
+        let mut t = FieldTable::new();
+        t.intern(&[key("event_id")]);
+        let records = [
+            (r#"{"event_id": "e-1", "id": "x"}"#, Some("e-1")),
+            (r#"{"id": "x", "n": 1}"#, Some("x")),
+            (r#"{"event_id": 42}"#, Some("42")),
+            (r#"{"event_id": -0}"#, Some("-0.0")),
+            (r#"{"event_id": 1.50}"#, Some("1.5")),
+            (r#"{"event_id": null, "id": 7}"#, Some("7")),
+            (r#"{"event_id": {"a": 1}, "id": "y"}"#, Some("y")),
+            (r#"{"event_id": "a", "event_id": "b"}"#, Some("b")),
+            (r#"{"meta": {"event_id": "nested"}}"#, None),
+            (r#"{"event_id": "with \"quote\""}"#, Some("with \"quote\"")),
+            (r#"{"event_id": 1e3}"#, Some("1000.0")),
+            (r#"{"n": true}"#, None),
+        ];
+        for (text, want) in records {
+            let event = t.decode_event(1, 0, text).expect("a valid record");
+            assert_eq!(event.id().as_deref(), want, "{text}");
+            assert_eq!(read_id(text).as_deref(), want, "{text}: read from the text");
+            let kept = event.kept(Keep::Id);
+            assert_eq!(kept.id().as_deref(), want, "{text}: kept");
+        }
+        // Where decoding did not look, the id is read from the text.
+        let event = Event::new(1, 0, Arc::from(r#"{"id": "z"}"#), Arc::from(Vec::new()));
+        assert_eq!(event.id().as_deref(), Some("z"));
     }
 
     #[test]

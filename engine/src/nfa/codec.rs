@@ -103,10 +103,9 @@ impl KeyNfa {
             let event = match tag {
                 0 => {
                     let raw = dec.read_str()?;
-                    let values = fields
-                        .decode(raw)
-                        .map_err(|e| dec.error(format_args!("stored event: {e}")))?;
-                    Event::new(seq, ts, Arc::from(raw), values)
+                    fields
+                        .decode_event(seq, ts, raw)
+                        .map_err(|e| dec.error(format_args!("stored event: {e}")))?
                 }
                 1 | 2 => {
                     let digest = [dec.read_u64()?, dec.read_u64()?];
@@ -190,7 +189,7 @@ impl KeyNfa {
 /// An event's text: the whole record, or its digest and id with the fields it kept.
 fn write_text(enc: &mut Encoder, event: &Event, table: &FieldTable) {
     match &event.text {
-        Text::Whole(raw) => {
+        Text::Whole { raw, .. } => {
             enc.write_u8(0).write_str(raw);
         }
         Text::Digest { digest, id } => {

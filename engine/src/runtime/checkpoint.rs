@@ -14,7 +14,7 @@ use cepheus_state::keys::{PartitionId, PendingKey, RuleId, RunKey, partition_ran
 use cepheus_state::{Space, StateError, StateStore, StateView, WriteBatch};
 
 use crate::compile::CompiledRule;
-use crate::event::{Event, FieldTable};
+use crate::event::FieldTable;
 use crate::nfa::KeyNfa;
 use crate::window::KeyWindows;
 
@@ -130,9 +130,9 @@ impl Partition {
             let mut dec = Decoder::new(&v, "pending event", VERSION..=VERSION)?;
             let key = dec.read_str()?;
             let raw = dec.read_str()?;
-            let fields =
-                fields.decode(raw).map_err(|e| dec.error(format_args!("stored event: {e}")))?;
-            let event = Event::new(pk.seq, pk.time, Arc::from(raw), fields);
+            let event = fields
+                .decode_event(pk.seq, pk.time, raw)
+                .map_err(|e| dec.error(format_args!("stored event: {e}")))?;
             dec.finish()?;
             p.insert_buffered(Arc::from(key), event);
         }

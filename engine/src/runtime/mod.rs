@@ -140,8 +140,9 @@ impl Pipeline {
         record_time: i64,
         result: &mut StepResult,
     ) {
-        let fields = match self.rules.fields.projector().decode_with(raw, &mut self.strings) {
-            Ok(fields) => fields,
+        let (fields, ids) = match self.rules.fields.projector().decode_with(raw, &mut self.strings)
+        {
+            Ok(decoded) => decoded,
             Err(error) => {
                 result.rejected.push(Rejected { rule: None, error });
                 return;
@@ -163,7 +164,7 @@ impl Pipeline {
                 }
                 _ => continue,
             };
-            let mut event = Event::new(seq, record_time, raw.clone(), fields.clone());
+            let mut event = Event::with_ids(seq, record_time, raw.clone(), fields.clone(), ids);
             if let Some(filter) = &rule.filter {
                 let scope = Scope {
                     program: &rule.program,

@@ -1,30 +1,42 @@
 //! The keys' timers of one partition, earliest first (ties by key).
 //!
-//! A binary heap of (time, key): 24 bytes a timer, where an ordered set took about twice that
-//! (a partition may hold a timer for each of a million keys). A heap cannot remove an entry, so
-//! moving a key's timer leaves its old entry behind, stale: each key remembers the one time it
-//! is armed for, and an entry that does not match it is dropped when it reaches the top. When
-//! stale entries outnumber live ones, the heap is rebuilt without them, so it never holds more
-//! than about twice the armed timers.
+//! 24 bytes a timer, where an ordered set took about twice that (a partition may hold a timer
+//! for each of a million keys). Deadlines mostly come in time order (an event's time plus a
+//! rule's `within`), so most timers are appended to a ring buffer, and the earliest is taken
+//! from its front; one armed before the ring buffer's newest goes to a heap, and the earliest
+//! timer is the earlier of the two fronts.
+//!
+//! Neither can remove an entry from its middle, so moving a key's timer leaves its old entry
+//! behind, stale: each key remembers the one time it is armed for, and an entry that does not
+//! match it is dropped when it comes first. When stale entries outnumber live ones, both are
+//! rebuilt without them, so they never hold more than about twice the armed timers.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
+
+type Entry = (i64, Arc<str>);
 
 #[derive(Debug, Default)]
 pub(super) struct Timers {
-    heap: BinaryHeap<Reverse<(i64, Arc<str>)>>,
+    /// Entries in (time, key) order, appended.
+    ring: VecDeque<Entry>,
+    /// Entries armed before the ring buffer's newest.
+    behind: BinaryHeap<Reverse<Entry>>,
     /// Entries known to be stale (an estimate: exact after a rebuild).
     stale: usize,
 }
 
-/// Below this many entries the heap is never rebuilt.
+/// Below this many entries nothing is rebuilt.
 const REBUILD_MIN: usize = 1024;
 
 impl Timers {
     /// Arms `key` at `t`.
     pub(super) fn arm(&mut self, t: i64, key: Arc<str>) {
-        self.heap.push(Reverse((t, key)));
+        match self.ring.back() {
+            Some((bt, bk)) if (t, &*key) < (*bt, &**bk) => self.behind.push(Reverse((t, key))),
+            _ => self.ring.push_back((t, key)),
+        }
     }
 
     /// One entry is stale now (its key moved or dropped its timer).
@@ -32,43 +44,59 @@ impl Timers {
         self.stale += 1;
     }
 
+    /// The earliest entry: from the ring buffer (`true`) or the heap.
+    fn first(&self) -> Option<(&Entry, bool)> {
+        match (self.ring.front(), self.behind.peek()) {
+            (Some(r), Some(Reverse(b))) => Some(if b < r { (b, false) } else { (r, true) }),
+            (Some(r), None) => Some((r, true)),
+            (None, Some(Reverse(b))) => Some((b, false)),
+            (None, None) => None,
+        }
+    }
+
     /// The earliest live timer's time if it is at most `w`; `armed(t, key)` says whether `key`
-    /// is armed at `t`. Stale entries on top are dropped on the way; a timer not yet due is
-    /// not checked (most steps end there, and checking means a lookup of its key).
+    /// is armed at `t`. Stale entries that come first are dropped on the way; a timer not yet
+    /// due is not checked (most steps end there, and checking means a lookup of its key).
     pub(super) fn due(&mut self, w: i64, armed: impl Fn(i64, &str) -> bool) -> Option<i64> {
-        while let Some(Reverse((t, key))) = self.heap.peek() {
+        while let Some(((t, key), _)) = self.first() {
             if *t > w {
                 return None;
             }
             if armed(*t, key) {
                 return Some(*t);
             }
-            self.heap.pop();
+            self.pop();
             self.stale = self.stale.saturating_sub(1);
         }
         None
     }
 
     /// Takes the earliest entry (the one [`Timers::due`] found live).
-    pub(super) fn pop(&mut self) -> Option<(i64, Arc<str>)> {
-        self.heap.pop().map(|Reverse(entry)| entry)
+    pub(super) fn pop(&mut self) -> Option<Entry> {
+        let (_, from_ring) = self.first()?;
+        if from_ring { self.ring.pop_front() } else { self.behind.pop().map(|Reverse(e)| e) }
     }
 
-    /// Rebuilds the heap without its stale entries once they outnumber the live ones.
+    /// Rebuilds both without their stale entries once those outnumber the live ones.
     pub(super) fn compact(&mut self, armed: impl Fn(i64, &str) -> bool) {
-        if self.heap.len() < REBUILD_MIN || self.stale * 2 < self.heap.len() {
+        let len = self.ring.len() + self.behind.len();
+        if len < REBUILD_MIN || self.stale * 2 < len {
             return;
         }
-        let mut entries = std::mem::take(&mut self.heap).into_vec();
-        entries.retain(|Reverse((t, key))| armed(*t, key));
-        self.heap = BinaryHeap::from(entries);
+        self.ring.retain(|(t, key)| armed(*t, key));
+        let mut behind = std::mem::take(&mut self.behind).into_vec();
+        behind.retain(|Reverse((t, key))| armed(*t, key));
+        self.behind = BinaryHeap::from(behind);
         self.stale = 0;
+        if self.ring.capacity() > 4 * self.ring.len().max(REBUILD_MIN) {
+            self.ring.shrink_to(2 * self.ring.len().max(REBUILD_MIN));
+        }
     }
 
     /// Entries held, stale ones included.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.heap.len()
+        self.ring.len() + self.behind.len()
     }
 }
 
