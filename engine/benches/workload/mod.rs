@@ -167,9 +167,7 @@ pub fn decode(rules: &RuleSet, lines: &[String]) -> Vec<Keyed> {
         .iter()
         .enumerate()
         .map(|(seq, line)| {
-            let json: serde_json::Value = serde_json::from_str(line).expect("generated JSON");
-            let fields: Arc<[cepheus_engine::event::Val]> = rules.fields.project(&json).into();
-            let mut event = Event::new(seq as u64, 0, Arc::from(line.as_str()), fields);
+            let mut event = rules.fields.decode_event(seq as u64, 0, line).expect("generated JSON");
             event.ts = parse_time(event.field(time)).expect("generated timestamps are epoch ms");
             let k = key_text(event.field(key)).expect("generated keys are strings");
             (k, event)
