@@ -223,8 +223,8 @@ impl IdSpans {
 /// Recent string values of each field, shared by the records that repeat them.
 ///
 /// Many fields take few values (`event_type`, a unit, a status): a record then shares the
-/// string of an earlier one instead of allocating its own. Each field remembers its last
-/// [`CACHED`] short values; a field whose values rarely repeat (an id) stops looking after a
+/// string of an earlier one instead of allocating its own. Each field remembers its last eight
+/// values of up to 32 bytes; a field whose values rarely repeat (an id) stops looking for a
 /// while, so it costs nothing but its allocations, as without a cache.
 #[derive(Debug, Default)]
 pub struct StrCache {
