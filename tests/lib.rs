@@ -18,24 +18,7 @@ use std::sync::Arc;
 
 use cepheus_engine::compile::{RuleSet, compile};
 use cepheus_engine::replay::{ReplayOptions, replay};
-
-/// Folders under `root` that hold an `events.jsonl`, sorted.
-pub fn case_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(root) else { return out };
-    for entry in entries.flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            if p.join("events.jsonl").exists() {
-                out.push(p);
-            } else {
-                out.extend(case_dirs(&p));
-            }
-        }
-    }
-    out.sort();
-    out
-}
+pub use cepheus_engine::testing::case_dirs;
 
 fn options(dir: &Path) -> Result<ReplayOptions, String> {
     let mut opts = ReplayOptions { matches: true, timeouts: true, ..ReplayOptions::default() };

@@ -747,23 +747,6 @@ fn cam_motion(id: &str, camera: &str, ts: &str) -> (String, String) {
     (v.to_string(), camera.to_string())
 }
 
-/// Folders under `root` holding an `events.jsonl`, sorted.
-fn case_dirs(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(root).unwrap().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            if p.join("events.jsonl").exists() {
-                out.push(p);
-            } else {
-                out.extend(case_dirs(&p));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Every conformance case (tests/cases, Flink CEP's semantics) through Kafka gives exactly the
 /// triggers one engine gives over the same events. Each case's rules read a one-partition topic
 /// of their own and all trigger to one alerts topic; the events are produced before the daemon
@@ -781,7 +764,7 @@ async fn conformance_cases_through_kafka_give_replays_triggers() {
     cfg.default_alerts_topic = alerts.clone();
     let mut all_rules = Vec::new();
     let mut cases = Vec::new();
-    for (i, dir) in case_dirs(&root).into_iter().enumerate() {
+    for (i, dir) in cepheus_engine::testing::case_dirs(&root).into_iter().enumerate() {
         let args = std::fs::read_to_string(dir.join("args")).unwrap_or_default();
         if args.contains("--no-flush") {
             continue;

@@ -424,9 +424,10 @@ impl Fast<'_> {
                     }
                     let key = self.string()?;
                     let child = node.and_then(|n| p.key_child(n, key));
-                    let id_slot = match key {
-                        "event_id" if depth == 0 => Some(0),
-                        "id" if depth == 0 => Some(1),
+                    // Only the record's own members can be its id.
+                    let id_slot = match (depth, key) {
+                        (0, "event_id") => Some(0),
+                        (0, "id") => Some(1),
                         _ => None,
                     };
                     if let Some(c) = child {

@@ -199,7 +199,7 @@ impl Partition {
         }
         self.counters.events += 1;
         self.max_ts = self.max_ts.max(event.ts);
-        self.hold(key, event);
+        self.ready.hold(key, event);
         let wm = self.max_ts.saturating_sub(self.rule.out_of_orderness).max(self.watermark);
         self.advance_to(wm, out);
         // Past the limit, feed the oldest buffered events even though the watermark has not
@@ -489,12 +489,6 @@ impl Partition {
     }
 
     pub(super) fn insert_buffered(&mut self, key: Arc<str>, event: Event) {
-        self.hold(key, event);
-    }
-
-    /// Buffers an event in (time, input position) order; an event at a position already
-    /// buffered replaces it.
-    fn hold(&mut self, key: Arc<str>, event: Event) {
         self.ready.hold(key, event);
     }
 

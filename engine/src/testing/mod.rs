@@ -30,6 +30,25 @@ pub fn is_test_file(path: &Path) -> bool {
         .is_some_and(|n| TEST_SUFFIXES.iter().any(|s| n.ends_with(s)))
 }
 
+/// Golden replay case folders under `root` (those holding an `events.jsonl`, at any depth),
+/// sorted; none if `root` cannot be read.
+pub fn case_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else { return out };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            if p.join("events.jsonl").exists() {
+                out.push(p);
+            } else {
+                out.extend(case_dirs(&p));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Test files under `path`: the file itself, or a folder's `*.test.yaml` / `*.test.yml` files,
 /// recursively, in sorted order.
 pub fn test_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
